@@ -1,0 +1,104 @@
+# mtasts-httpd: a tiny HTTPS server for one MTA-STS policy host.
+#
+#   make            build build/mtasts-httpd
+#   make run        install build deps if missing, build, make a throwaway
+#                   certificate, serve the example config on port 8443
+#   make test       install test deps if missing, build (plain and with
+#                   ASan+UBSan), run every test
+#   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR honoured
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+SYSCONFDIR	?= /etc
+LOCALSTATEDIR	?= /var/lib
+DESTDIR		?=
+
+CC		?= cc
+CFLAGS		?= -O2 -g
+LDFLAGS		?=
+WARNINGS	?= -Wall -Wextra -Wshadow -Wpointer-arith -Wmissing-prototypes \
+		   -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+BUILD		?= build
+RUN_PORT	?= 8443
+
+# ASan + UBSan for tests: make SAN=1 BUILD=build-san
+ifeq ($(SAN),1)
+SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		  -fno-sanitize-recover=undefined
+endif
+
+# Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
+MBEDTLS_LIBS	?= $(shell pkg-config --libs mbedtls mbedx509 mbedcrypto \
+		   2>/dev/null || echo -lmbedtls -lmbedx509 -lmbedcrypto)
+MHD_LIBS	?= $(shell pkg-config --libs libmicrohttpd 2>/dev/null || \
+		   echo -lmicrohttpd)
+
+ALL_CPPFLAGS	= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		  -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"' $(CPPFLAGS)
+ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
+LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
+
+LIB_SRCS	= bridge.c conf.c diag.c dns.c http.c log.c loop.c policy.c \
+		  snap.c state.c tls.c
+LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
+BIN		= $(BUILD)/mtasts-httpd
+UNIT		= $(BUILD)/unit
+
+.PHONY: all deps run test check-bins install uninstall clean
+
+all: $(BIN) $(UNIT)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit.o: tests/unit.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Isrc -MMD -MP -c -o $@ $<
+
+$(BIN): $(LIB_OBJS) $(BUILD)/main.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT): $(LIB_OBJS) $(BUILD)/unit.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+-include $(wildcard $(BUILD)/*.d)
+
+deps:
+	@sh tests/deps.sh build
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh certs/mkcert.sh certs example.com
+	@mkdir -p $(BUILD)/run-state
+	@{ echo "listen 127.0.0.1:$(RUN_PORT)"; \
+	   echo "cert certs/mta-sts.fullchain.crt"; \
+	   echo "key certs/mta-sts.key"; \
+	   echo "state_dir $(BUILD)/run-state"; \
+	   sed -n '/^domain/,$$p' config/mtasts-httpd.conf; } > $(BUILD)/run.conf
+	@echo "== DNS records (mtasts-httpd --print-dns):"
+	@$(BIN) -c $(BUILD)/run.conf --print-dns
+	@echo "== serving $(BUILD)/run.conf; try, from another shell:"
+	@echo "   curl --cacert certs/ca.crt --resolve mta-sts.example.com:$(RUN_PORT):127.0.0.1 https://mta-sts.example.com:$(RUN_PORT)/.well-known/mta-sts.txt"
+	@echo "== Ctrl-C stops it"
+	@exec $(BIN) -c $(BUILD)/run.conf
+
+test:
+	@sh tests/deps.sh test
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
+	@bash tests/run.sh $(BUILD) build-san
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/mtasts-httpd
+	install -d $(DESTDIR)$(SYSCONFDIR)
+	test -e $(DESTDIR)$(SYSCONFDIR)/mtasts-httpd.conf || \
+	    install -m 0644 config/mtasts-httpd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/mtasts-httpd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,723 @@
+/*
+ * conf.c: parses the config file into struct conf.
+ *
+ * Format: one "key value" per line, '#' starts a comment (at the start of
+ * a line or after white space). Keys before the first "domain" line are
+ * global; the per-domain keys may also stand there, as defaults that every
+ * domain inherits. Pure: reads the one file, never logs; every error and
+ * warning goes into a struct diag as "file:line: text", and parsing goes
+ * on after an error so that one run lists them all.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mtasts.h"
+
+#define DEFAULT_MAX_AGE		604800
+#define DEFAULT_MAX_CONNS	256
+#define DEFAULT_HS_TIMEOUT	10
+#define DEFAULT_IDLE_TIMEOUT	30
+
+struct parser {
+	struct conf		*conf;
+	struct diag		*diag;
+	struct conf_domain	 defaults;
+	struct conf_domain	*cur;	/* &defaults before the first domain */
+	int			 line;
+	int			 seen[16];	/* line a single key was set */
+	int			 dseen[8];	/* same, per domain block */
+};
+
+enum { K_GLOBAL, K_DOMAIN };
+
+struct keyword {
+	const char	*name;
+	int		 scope;
+	int		 repeat;
+	int		 (*set)(struct parser *, const char *);
+};
+
+static int	set_listen(struct parser *, const char *);
+static int	set_cert(struct parser *, const char *);
+static int	set_key(struct parser *, const char *);
+static int	set_state_dir(struct parser *, const char *);
+static int	set_max_conns(struct parser *, const char *);
+static int	set_hs_timeout(struct parser *, const char *);
+static int	set_idle_timeout(struct parser *, const char *);
+static int	set_mode(struct parser *, const char *);
+static int	set_max_age(struct parser *, const char *);
+static int	set_mx(struct parser *, const char *);
+static int	set_rua(struct parser *, const char *);
+
+/* Order matters: the index of a key is its slot in seen[] / dseen[]. */
+static const struct keyword globals[] = {
+	{ "listen",		K_GLOBAL, 1, set_listen },
+	{ "cert",		K_GLOBAL, 0, set_cert },
+	{ "key",		K_GLOBAL, 0, set_key },
+	{ "state_dir",		K_GLOBAL, 0, set_state_dir },
+	{ "max_connections",	K_GLOBAL, 0, set_max_conns },
+	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
+	{ "idle_timeout",	K_GLOBAL, 0, set_idle_timeout },
+};
+static const struct keyword domain_keys[] = {
+	{ "mode",		K_DOMAIN, 0, set_mode },
+	{ "max_age",		K_DOMAIN, 0, set_max_age },
+	{ "mx",			K_DOMAIN, 1, set_mx },
+	{ "tlsrpt_rua",		K_DOMAIN, 0, set_rua },
+};
+
+#define NGLOBALS	(sizeof(globals) / sizeof(globals[0]))
+#define NDOMAIN_KEYS	(sizeof(domain_keys) / sizeof(domain_keys[0]))
+
+static void
+perr(struct parser *p, const char *fmt, const char *a, const char *b)
+{
+	char	msg[600];
+
+	snprintf(msg, sizeof(msg), fmt, a, b);
+	diag_add(p->diag, 1, "%s:%d: %s", p->conf->file, p->line, msg);
+}
+
+static char *
+xstrdup(struct parser *p, const char *s)
+{
+	char	*d = strdup(s);
+
+	if (d == NULL)
+		perr(p, "out of memory", NULL, NULL);
+	return d;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* Parse a decimal number in [min, max]; no sign, no suffix. */
+static int
+number(const char *s, long long min, long long max, long long *out)
+{
+	long long	v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -1;
+	}
+	if (v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+set_path(struct parser *p, char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(p, v);
+	return *dst != NULL ? 0 : -1;
+}
+
+static int
+set_cert(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->cert, v);
+}
+
+static int
+set_key(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->key, v);
+}
+
+static int
+set_state_dir(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->state_dir, v);
+}
+
+static int
+set_int(struct parser *p, const char *key, const char *v, int min, int max,
+    int *dst)
+{
+	long long	n;
+	char		range[64];
+
+	if (number(v, min, max, &n) == -1) {
+		snprintf(range, sizeof(range), "%d to %d", min, max);
+		perr(p, "%s must be a whole number from %s", key, range);
+		return -1;
+	}
+	*dst = (int)n;
+	return 0;
+}
+
+static int
+set_max_conns(struct parser *p, const char *v)
+{
+	return set_int(p, "max_connections", v, 1, 100000,
+	    &p->conf->max_conns);
+}
+
+static int
+set_hs_timeout(struct parser *p, const char *v)
+{
+	return set_int(p, "handshake_timeout", v, 1, 3600,
+	    &p->conf->handshake_timeout);
+}
+
+static int
+set_idle_timeout(struct parser *p, const char *v)
+{
+	return set_int(p, "idle_timeout", v, 1, 3600, &p->conf->idle_timeout);
+}
+
+/* "443", "192.0.2.1:443", "[2001:db8::1]:443" */
+static int
+set_listen(struct parser *p, const char *v)
+{
+	struct conf		*c = p->conf;
+	struct conf_listen	*l, *nl;
+	char			 host[64];
+	const char		*port = v, *colon;
+	long long		 n;
+	size_t			 hl = 0;
+
+	if (v[0] == '[') {
+		colon = strstr(v, "]:");
+		if (colon == NULL)
+			goto bad;
+		hl = (size_t)(colon - v - 1);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, v + 1, hl);
+		port = colon + 2;
+	} else if ((colon = strrchr(v, ':')) != NULL) {
+		hl = (size_t)(colon - v);
+		if (hl >= sizeof(host) || memchr(v, ':', hl) != NULL)
+			goto bad;
+		memcpy(host, v, hl);
+		port = colon + 1;
+	}
+	host[hl] = '\0';
+	if (number(port, 0, 65535, &n) == -1)
+		goto bad;
+
+	nl = realloc(c->listen, (c->nlisten + 1) * sizeof(*nl));
+	if (nl == NULL) {
+		perr(p, "out of memory", NULL, NULL);
+		return -1;
+	}
+	c->listen = nl;
+	l = &c->listen[c->nlisten];
+	memset(l, 0, sizeof(*l));
+	if (hl == 0) {
+		struct sockaddr_in6 *s6 = (void *)&l->ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t)n);
+		l->sslen = sizeof(*s6);
+		l->dual = 1;
+	} else if (v[0] == '[') {
+		struct sockaddr_in6 *s6 = (void *)&l->ss;
+		s6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_port = htons((uint16_t)n);
+		l->sslen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (void *)&l->ss;
+		s4->sin_family = AF_INET;
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		s4->sin_port = htons((uint16_t)n);
+		l->sslen = sizeof(*s4);
+	}
+	l->line = p->line;
+	if ((l->spec = xstrdup(p, v)) == NULL)
+		return -1;
+	c->nlisten++;
+	return 0;
+bad:
+	perr(p, "listen '%s': expected PORT, IPv4:PORT or [IPv6]:PORT with "
+	    "a numeric address%s", v, "");
+	return -1;
+}
+
+static int
+set_mode(struct parser *p, const char *v)
+{
+	int	m = policy_mode_parse(v);
+
+	if (m == MODE_UNSET) {
+		perr(p, "mode '%s': expected enforce, testing or none%s", v,
+		    "");
+		return -1;
+	}
+	p->cur->mode = m;
+	return 0;
+}
+
+static int
+set_max_age(struct parser *p, const char *v)
+{
+	long long	n;
+
+	if (number(v, 0, MAX_AGE_MAX, &n) == -1) {
+		perr(p, "max_age '%s': expected seconds from 0 to 31557600 "
+		    "(one year)%s", v, "");
+		return -1;
+	}
+	p->cur->max_age = n;
+	p->cur->max_age_line = p->line;
+	return 0;
+}
+
+static int
+add_mx(struct parser *p, struct conf_domain *d, const char *v, int line)
+{
+	char	**nm;
+	int	 *nl;
+
+	nm = realloc(d->mx, (d->nmx + 1) * sizeof(*nm));
+	if (nm == NULL)
+		goto oom;
+	d->mx = nm;
+	nl = realloc(d->mx_line, (d->nmx + 1) * sizeof(*nl));
+	if (nl == NULL)
+		goto oom;
+	d->mx_line = nl;
+	if ((d->mx[d->nmx] = xstrdup(p, v)) == NULL)
+		return -1;
+	d->mx_line[d->nmx] = line;
+	d->nmx++;
+	return 0;
+oom:
+	perr(p, "out of memory", NULL, NULL);
+	return -1;
+}
+
+static int
+set_mx(struct parser *p, const char *v)
+{
+	struct conf_domain	*d = p->cur;
+	char			 err[512], *mx;
+	size_t			 i;
+	int			 rc = -1;
+
+	if (policy_check_name(v, 1, err, sizeof(err)) == -1) {
+		perr(p, "mx %s%s", err, "");
+		return -1;
+	}
+	if ((mx = xstrdup(p, v)) == NULL)
+		return -1;
+	lower(mx);
+	if (mx[strlen(mx) - 1] == '.')
+		mx[strlen(mx) - 1] = '\0';
+	for (i = 0; i < d->nmx; i++) {
+		if (strcmp(d->mx[i], mx) == 0) {
+			diag_add(p->diag, 0, "%s:%d: duplicate mx '%s' "
+			    "dropped (first at line %d)", p->conf->file,
+			    p->line, mx, d->mx_line[i]);
+			free(mx);
+			return 0;
+		}
+	}
+	if (mx[0] == '*')
+		diag_add(p->diag, 0, "%s:%d: mx '%s' matches exactly one "
+		    "label in its place (a%s), not '%s' itself nor deeper "
+		    "names", p->conf->file, p->line, mx, mx + 1, mx + 2);
+	rc = add_mx(p, d, mx, p->line);
+	free(mx);
+	return rc;
+}
+
+static int
+set_rua(struct parser *p, const char *v)
+{
+	char	err[512];
+
+	if (policy_check_rua(v, err, sizeof(err)) == -1) {
+		perr(p, "tlsrpt_rua %s%s", err, "");
+		return -1;
+	}
+	return set_path(p, &p->cur->rua, v);
+}
+
+static void
+domain_init(struct conf_domain *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->mode = MODE_UNSET;
+	d->max_age = -1;
+}
+
+static void
+domain_free(struct conf_domain *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nmx; i++)
+		free(d->mx[i]);
+	free(d->mx);
+	free(d->mx_line);
+	free(d->name);
+	free(d->rua);
+}
+
+static int
+start_domain(struct parser *p, const char *v)
+{
+	struct conf		*c = p->conf;
+	struct conf_domain	*nd, *d;
+	char			 err[512], *name;
+	size_t			 i, len;
+
+	if (policy_check_name(v, 0, err, sizeof(err)) == -1) {
+		perr(p, "domain %s%s", err, "");
+		return -1;
+	}
+	if ((name = xstrdup(p, v)) == NULL)
+		return -1;
+	lower(name);
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		name[--len] = '\0';
+	if (strncmp(name, "mta-sts.", 8) == 0) {
+		perr(p, "domain '%s': write the mail domain (%s); the policy "
+		    "host mta-sts.<domain> is derived from it", name,
+		    name + 8);
+		free(name);
+		return -1;
+	}
+	if (len > 253 - 8) {
+		perr(p, "domain '%s': mta-sts.<domain> would be longer than "
+		    "253 characters%s", name, "");
+		free(name);
+		return -1;
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		if (strcmp(c->domains[i].name, name) == 0) {
+			char	first[16];
+
+			snprintf(first, sizeof(first), "%d",
+			    c->domains[i].line);
+			perr(p, "domain '%s' already configured at line %s",
+			    name, first);
+			free(name);
+			return -1;
+		}
+	}
+	nd = realloc(c->domains, (c->ndomains + 1) * sizeof(*nd));
+	if (nd == NULL) {
+		perr(p, "out of memory", NULL, NULL);
+		free(name);
+		return -1;
+	}
+	c->domains = nd;
+	d = &c->domains[c->ndomains++];
+	domain_init(d);
+	d->name = name;
+	d->line = p->line;
+	p->cur = d;
+	memset(p->dseen, 0, sizeof(p->dseen));
+	return 0;
+}
+
+static const struct keyword *
+lookup(const struct keyword *tab, size_t n, const char *key, size_t *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(tab[i].name, key) == 0) {
+			*idx = i;
+			return &tab[i];
+		}
+	}
+	return NULL;
+}
+
+/* Split one line into at most three words; returns the word count. */
+static int
+split(char *line, char *w[3])
+{
+	int	n = 0;
+	char	*s = line;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#')
+			return n;
+		if (n == 3)
+			return 4;
+		w[n++] = s;
+		while (*s != '\0' && *s != ' ' && *s != '\t')
+			s++;
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+}
+
+static void
+parse_line(struct parser *p, char *line)
+{
+	const struct keyword	*kw;
+	char			*w[3];
+	size_t			 idx;
+	int			 n, *seen;
+
+	n = split(line, w);
+	if (n == 0)
+		return;
+	if (strcmp(w[0], "domain") == 0) {
+		if (n != 2)
+			goto arity;
+		start_domain(p, w[1]);
+		return;
+	}
+	if ((kw = lookup(globals, NGLOBALS, w[0], &idx)) != NULL) {
+		if (p->cur != &p->defaults) {
+			perr(p, "'%s' is a global key: move it before the "
+			    "first 'domain' line%s", w[0], "");
+			return;
+		}
+		seen = &p->seen[idx];
+	} else if ((kw = lookup(domain_keys, NDOMAIN_KEYS, w[0], &idx))
+	    != NULL) {
+		seen = p->cur == &p->defaults ? &p->seen[NGLOBALS + idx] :
+		    &p->dseen[idx];
+	} else {
+		perr(p, "unknown key '%s'%s", w[0], "");
+		return;
+	}
+	if (n != 2)
+		goto arity;
+	if (!kw->repeat && *seen != 0) {
+		char	first[16];
+
+		snprintf(first, sizeof(first), "%d", *seen);
+		perr(p, "'%s' given twice (first at line %s)", w[0], first);
+		return;
+	}
+	if (kw->set(p, w[1]) == 0)
+		*seen = p->line;
+	return;
+arity:
+	if (n == 1)
+		perr(p, "'%s' needs a value%s", w[0], "");
+	else if (strcmp(w[0], "tlsrpt_rua") == 0)
+		perr(p, "'%s' takes one value: separate URIs with commas, "
+		    "no spaces%s", w[0], "");
+	else
+		perr(p, "'%s' takes one value%s", w[0], "");
+}
+
+/* Fill what a domain left unset from the defaults, then check it. */
+static void
+finish_domain(struct parser *p, struct conf_domain *d)
+{
+	struct conf_domain	*def = &p->defaults;
+	const char		*file = p->conf->file;
+	size_t			 i;
+
+	if (d->mode == MODE_UNSET)
+		d->mode = def->mode;
+	if (d->max_age == -1) {
+		d->max_age = def->max_age;
+		d->max_age_line = def->max_age_line;
+	}
+	if (d->max_age == -1)
+		d->max_age = DEFAULT_MAX_AGE;
+	if (d->rua == NULL && def->rua != NULL &&
+	    (d->rua = strdup(def->rua)) == NULL)
+		diag_add(p->diag, 1, "%s: out of memory", file);
+	if (d->nmx == 0)
+		for (i = 0; i < def->nmx; i++)
+			if (add_mx(p, d, def->mx[i], def->mx_line[i]) == -1)
+				break;
+
+	if (d->mode == MODE_UNSET)
+		diag_add(p->diag, 1, "%s:%d: domain %s: 'mode' is missing "
+		    "(enforce, testing or none)", file, d->line, d->name);
+	else if (d->nmx == 0 && d->mode != MODE_NONE)
+		diag_add(p->diag, 1, "%s:%d: domain %s: mode %s needs at "
+		    "least one 'mx'", file, d->line, d->name,
+		    policy_mode_name(d->mode));
+	if (d->max_age < MAX_AGE_WARN)
+		diag_add(p->diag, 0, "%s:%d: domain %s: max_age %lld is below "
+		    "one day (86400): some validators reject it and some "
+		    "senders then skip TLS reports", file,
+		    d->max_age_line != 0 ? d->max_age_line : d->line, d->name,
+		    d->max_age);
+}
+
+/*
+ * Parse a whole config held in buf (len bytes); file names it in
+ * messages. Returns a conf when diag has no errors, else NULL; warnings
+ * may be in diag either way. The caller frees with conf_free().
+ */
+struct conf *
+conf_parse_buf(const char *file, const char *buf, size_t len,
+    struct diag *diag)
+{
+	struct parser	 p;
+	struct conf	*c;
+	char		*copy = NULL, *line, *next;
+	size_t		 i, nerr = diag->nerr;
+
+	memset(&p, 0, sizeof(p));
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->file = strdup(file)) == NULL) {
+		diag_add(diag, 1, "%s: out of memory", file);
+		free(c);
+		return NULL;
+	}
+	c->max_conns = DEFAULT_MAX_CONNS;
+	c->handshake_timeout = DEFAULT_HS_TIMEOUT;
+	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+	p.conf = c;
+	p.diag = diag;
+	domain_init(&p.defaults);
+	p.cur = &p.defaults;
+
+	if (memchr(buf, '\0', len) != NULL) {
+		diag_add(diag, 1, "%s: contains a NUL byte: not a text file",
+		    file);
+		goto out;
+	}
+	if ((copy = malloc(len + 1)) == NULL) {
+		diag_add(diag, 1, "%s: out of memory", file);
+		goto out;
+	}
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	for (line = copy; line != NULL; line = next) {
+		p.line++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line != '\0' && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
+		parse_line(&p, line);
+		if (next != NULL && *next == '\0')
+			break;
+	}
+
+	if (c->cert == NULL)
+		diag_add(diag, 1, "%s: 'cert' is missing (the certificate "
+		    "chain for mta-sts.<domain>)", file);
+	if (c->key == NULL)
+		diag_add(diag, 1, "%s: 'key' is missing (the certificate's "
+		    "private key)", file);
+	if (c->ndomains == 0)
+		diag_add(diag, 1, "%s: no 'domain' configured", file);
+	for (i = 0; i < c->ndomains; i++)
+		finish_domain(&p, &c->domains[i]);
+	if (c->state_dir == NULL &&
+	    (c->state_dir = strdup(DEFAULT_STATE_DIR)) == NULL)
+		diag_add(diag, 1, "%s: out of memory", file);
+	if (c->nlisten == 0) {
+		p.line = 0;
+		set_listen(&p, "443");
+	}
+out:
+	free(copy);
+	domain_free(&p.defaults);
+	if (diag->nerr != nerr) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Read and parse a config file; see conf_parse_buf(). */
+struct conf *
+conf_parse(const char *file, struct diag *diag)
+{
+	FILE		*f = NULL;
+	char		*buf = NULL, *nb;
+	size_t		 len = 0, cap = 0, n;
+	struct conf	*c = NULL;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		diag_add(diag, 1, "%s: %s", file, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			if (cap > 1024 * 1024) {
+				diag_add(diag, 1, "%s: larger than 1 MiB",
+				    file);
+				goto out;
+			}
+			if ((nb = realloc(buf, cap + 8192)) == NULL) {
+				diag_add(diag, 1, "%s: out of memory", file);
+				goto out;
+			}
+			buf = nb;
+			cap += 8192;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		diag_add(diag, 1, "%s: %s", file, strerror(errno));
+		goto out;
+	}
+	c = conf_parse_buf(file, buf, len, diag);
+out:
+	fclose(f);
+	free(buf);
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t	i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i].spec);
+	free(c->listen);
+	for (i = 0; i < c->ndomains; i++)
+		domain_free(&c->domains[i]);
+	free(c->domains);
+	free(c->cert);
+	free(c->key);
+	free(c->state_dir);
+	free(c->file);
+	free(c);
+}
+
+/* The configured domain named name (any case, optional final dot). */
+struct conf_domain *
+conf_find_domain(const struct conf *c, const char *name)
+{
+	size_t	i, len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (i = 0; i < c->ndomains; i++)
+		if (strlen(c->domains[i].name) == len &&
+		    strncasecmp(c->domains[i].name, name, len) == 0)
+			return &c->domains[i];
+	return NULL;
+}

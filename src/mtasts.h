@@ -1,0 +1,189 @@
+/*
+ * mtasts-httpd: the one internal header.
+ *
+ * Data flows one way:
+ *   config file -> struct conf (conf.c)
+ *     -> rendered policy text (policy.c) + persisted id (state.c)
+ *     -> an immutable struct snapshot (snap.c)
+ *     -> the request handler (http.c) and new TLS sessions (bridge.c)
+ * Nothing downstream writes back into anything upstream.
+ */
+#ifndef MTASTS_H
+#define MTASTS_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MTASTS_VERSION		"0.1.0"
+#define POLICY_PATH		"/.well-known/mta-sts.txt"
+#define POLICY_MAX_BYTES	65536	/* clients abort above 64 KiB */
+#define MAX_AGE_MAX		31557600LL	/* RFC 8461 3.2 */
+#define MAX_AGE_WARN		86400LL
+#define ID_MAX			32	/* RFC 8461 3.1: 1*32(ALPHA / DIGIT) */
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR		"/var/lib"
+#endif
+#define DEFAULT_CONF		SYSCONFDIR "/mtasts-httpd.conf"
+#define DEFAULT_STATE_DIR	LOCALSTATEDIR "/mtasts-httpd"
+
+/* diag.c: a list of errors and warnings, each one line of text. */
+struct diag {
+	char	**msg;
+	char	 *is_err;
+	size_t	  n;
+	size_t	  nerr;
+};
+void	 diag_add(struct diag *, int is_err, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 diag_free(struct diag *);
+
+/* policy.c: RFC 8461 policy rules and rendering. */
+enum sts_mode { MODE_UNSET = -1, MODE_ENFORCE, MODE_TESTING, MODE_NONE };
+int		 policy_mode_parse(const char *);
+const char	*policy_mode_name(int);
+int		 policy_check_name(const char *, int allow_wildcard,
+		    char *err, size_t errlen);
+int		 policy_check_rua(const char *, char *err, size_t errlen);
+int		 policy_wildcard_match(const char *pattern, const char *host);
+
+/* conf.c: parse the config file into struct conf; no I/O but reading. */
+struct conf_listen {
+	char			*spec;	/* as written, for messages */
+	int			 line;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 dual;	/* port only: IPv6 and IPv4 */
+};
+
+struct conf_domain {
+	char		*name;		/* lower case, no trailing dot */
+	int		 line;
+	int		 mode;		/* enum sts_mode */
+	long long	 max_age;	/* -1: unset */
+	int		 max_age_line;
+	char		**mx;
+	int		*mx_line;
+	size_t		 nmx;
+	char		*rua;		/* NULL: no TLSRPT record */
+};
+
+struct conf {
+	char			*file;
+	struct conf_listen	*listen;
+	size_t			 nlisten;
+	char			*cert;
+	char			*key;
+	char			*state_dir;
+	int			 max_conns;
+	int			 handshake_timeout;	/* seconds */
+	int			 idle_timeout;		/* seconds */
+	struct conf_domain	*domains;
+	size_t			 ndomains;
+};
+
+struct conf	*conf_parse(const char *file, struct diag *);
+struct conf	*conf_parse_buf(const char *file, const char *buf,
+		    size_t len, struct diag *);
+void		 conf_free(struct conf *);
+struct conf_domain *conf_find_domain(const struct conf *, const char *);
+
+int	 policy_render(const struct conf_domain *, char **out, size_t *len);
+
+/* dns.c: zone-file lines for a domain. */
+char	*dns_sts_record(const char *domain, const char *id);
+char	*dns_render(const struct conf_domain *, const char *id);
+
+/* state.c: the persisted policy id. */
+int	 state_next_id(const char *prev, time_t now, char out[ID_MAX + 1]);
+int	 state_sync(const char *dir, const char *domain, const char *policy,
+	    size_t len, time_t now, char id[ID_MAX + 1], int *is_new,
+	    char *err, size_t errlen);
+
+/* tls.c: mbedTLS configuration, shared by all connections of a snapshot. */
+struct tls;
+int		 tls_global_init(char *err, size_t errlen);
+void		 tls_global_free(void);
+struct tls	*tls_new(const struct conf *, char *err, size_t errlen);
+struct tls	*tls_ref(struct tls *);
+void		 tls_unref(struct tls *);
+const void	*tls_ssl_config(const struct tls *);
+void		 tls_check(const struct conf *, time_t now, struct diag *);
+void		 tls_strerror(int ret, char *buf, size_t len);
+const char	*tls_version(void);
+
+/* snap.c: everything one published configuration serves, immutable. */
+struct site {
+	char		*domain;
+	char		*host;		/* "mta-sts.<domain>" */
+	char		*policy;
+	size_t		 policy_len;
+	char		 id[ID_MAX + 1];
+	int		 id_is_new;
+	struct MHD_Response *resp;
+};
+
+struct snapshot {
+	struct site		*sites;
+	size_t			 nsites;
+	struct MHD_Response	*notfound;
+	struct tls		*tls;
+};
+
+struct snapshot	*snap_build(const struct conf *, time_t now, char *err,
+		    size_t errlen);
+void		 snap_free(struct snapshot *);
+const struct site *snap_route(const struct snapshot *, const char *method,
+		    const char *url, const char *host);
+
+/* http.c: the libmicrohttpd daemon, driven from our loop. */
+int	 http_start(const struct conf *);
+void	 http_stop(void);
+void	 http_publish(struct snapshot *);
+int	 http_add_connection(int fd, const struct sockaddr *, socklen_t);
+struct MHD_Response *http_response(const char *body, size_t len);
+void	 http_response_free(struct MHD_Response *);
+void	 http_run(void);
+int	 http_timeout_ms(void);
+const char *http_version(void);
+
+/* bridge.c: TLS on the TCP socket <-> plaintext socketpair to MHD. */
+int	 bridge_listen(const struct conf *);
+void	 bridge_print_listeners(void);
+void	 bridge_publish(struct tls *);
+int	 bridge_expire(void);
+void	 bridge_close_all(void);
+
+/* loop.c: one epoll loop, one thread. */
+struct ev {
+	int	  fd;
+	uint32_t  events;
+	void	(*cb)(struct ev *, uint32_t);
+};
+int	 loop_init(void);
+int	 loop_add(struct ev *, uint32_t);
+int	 loop_mod(struct ev *, uint32_t);
+void	 loop_del(struct ev *);
+int	 loop_run(int (*tick)(void));
+void	 loop_stop(void);
+void	 loop_free(void);
+int64_t	 now_ms(void);
+
+/* log.c */
+void	 log_init(int verbose);
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+const char *addr_str(const struct sockaddr *, char *, size_t);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * snap.c: the published snapshot: for every domain its rendered policy,
+ * its id and a ready HTTP response, plus the 404 response and the TLS
+ * config. Built complete off to the side, never changed once built; the
+ * handler and new connections only ever read the current one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mtasts.h"
+
+#define NOT_FOUND_BODY	"not found\n"
+
+void
+snap_free(struct snapshot *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nsites; i++) {
+		free(s->sites[i].domain);
+		free(s->sites[i].host);
+		free(s->sites[i].policy);
+		http_response_free(s->sites[i].resp);
+	}
+	free(s->sites);
+	http_response_free(s->notfound);
+	tls_unref(s->tls);
+	free(s);
+}
+
+/*
+ * Build the snapshot for c. The policy ids are synced with the state
+ * directory last, after everything else validated, so that a failed build
+ * never leaves a new id on disk for a policy nobody serves. Returns NULL
+ * with a message in err on any failure.
+ */
+struct snapshot *
+snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
+{
+	struct snapshot	*s;
+	struct site	*site;
+	size_t		 i;
+	char		 e[512];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->sites = calloc(c->ndomains, sizeof(*s->sites))) == NULL) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->nsites = c->ndomains;
+	if ((s->tls = tls_new(c, err, errlen)) == NULL)
+		goto fail;
+	if ((s->notfound = http_response(NOT_FOUND_BODY,
+	    strlen(NOT_FOUND_BODY))) == NULL)
+		goto oom;
+	for (i = 0; i < c->ndomains; i++) {
+		site = &s->sites[i];
+		if ((site->domain = strdup(c->domains[i].name)) == NULL ||
+		    asprintf(&site->host, "mta-sts.%s", site->domain) == -1) {
+			site->host = NULL;
+			goto oom;
+		}
+		if (policy_render(&c->domains[i], &site->policy,
+		    &site->policy_len) == -1) {
+			snprintf(err, errlen, "%s:%d: domain %s: the policy "
+			    "is larger than 64 KiB", c->file,
+			    c->domains[i].line, site->domain);
+			goto fail;
+		}
+		if ((site->resp = http_response(site->policy,
+		    site->policy_len)) == NULL)
+			goto oom;
+	}
+	for (i = 0; i < s->nsites; i++) {
+		site = &s->sites[i];
+		if (state_sync(c->state_dir, site->domain, site->policy,
+		    site->policy_len, now, site->id, &site->id_is_new, e,
+		    sizeof(e)) == -1) {
+			snprintf(err, errlen, "%s", e);
+			goto fail;
+		}
+	}
+	return s;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	snap_free(s);
+	return NULL;
+}
+
+/*
+ * Does the Host header value h name host? Case-insensitive, with an
+ * optional trailing dot and an optional ":port".
+ */
+static int
+host_match(const char *host, const char *h)
+{
+	size_t	n = strlen(host);
+
+	if (strncasecmp(h, host, n) != 0)
+		return 0;
+	h += n;
+	if (*h == '.')
+		h++;
+	if (*h == ':') {
+		h++;
+		n = strspn(h, "0123456789");
+		if (n == 0 || n > 5)
+			return 0;
+		h += n;
+	}
+	return *h == '\0';
+}
+
+/*
+ * The strict rule: GET or HEAD of exactly the policy path (MHD has cut
+ * off any query string) on a Host naming one of our sites returns that
+ * site; anything else returns NULL, which the caller answers with 404.
+ */
+const struct site *
+snap_route(const struct snapshot *s, const char *method, const char *url,
+    const char *host)
+{
+	size_t	i;
+
+	if (s == NULL || host == NULL || strcmp(url, POLICY_PATH) != 0 ||
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+		return NULL;
+	for (i = 0; i < s->nsites; i++)
+		if (host_match(s->sites[i].host, host))
+			return &s->sites[i];
+	return NULL;
+}

@@ -1,0 +1,301 @@
+/*
+ * tls.c: mbedTLS set-up. One RNG and one session-ticket key store for the
+ * process; one refcounted struct tls per snapshot (certificate chain, key
+ * and ssl config), held by every connection that started with it, so a
+ * reload never pulls a config from under a handshake.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
+
+#include "mtasts.h"
+#include "compat.h"
+
+#define TICKET_LIFETIME	86400	/* seconds; keys rotate on this period */
+#define EXPIRY_WARN	(14 * 86400)
+
+struct tls {
+	int			 refs;
+	mbedtls_ssl_config	 conf;
+	mbedtls_x509_crt	 chain;
+	mbedtls_pk_context	 key;
+};
+
+static mbedtls_entropy_context		entropy;
+static mbedtls_ctr_drbg_context		drbg;
+static mbedtls_ssl_ticket_context	ticket;
+static int				global_ready;
+
+/* TLS 1.2: ECDHE key exchange with AEAD ciphers only; TLS 1.3 suites. */
+static const int ciphersuites[] = {
+#ifdef MBEDTLS_SSL_PROTO_TLS1_3
+	MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+#endif
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	0
+};
+
+static const char *alpn[] = { "http/1.1", NULL };
+
+void
+tls_strerror(int ret, char *buf, size_t len)
+{
+#ifdef MBEDTLS_ERROR_C
+	mbedtls_strerror(ret, buf, len);
+#else
+	snprintf(buf, len, "mbedTLS error -0x%04x", (unsigned)-ret);
+#endif
+}
+
+const char *
+tls_version(void)
+{
+	/* Not mbedtls_version_get_string(): OpenWrt lacks MBEDTLS_VERSION_C */
+	return MBEDTLS_VERSION_STRING;
+}
+
+/* Seed the RNG and create the ticket keys, once per process. */
+int
+tls_global_init(char *err, size_t errlen)
+{
+	char	e[128];
+	int	ret;
+
+	if (global_ready)
+		return 0;
+	if (compat_psa_init() == -1) {
+		snprintf(err, errlen, "psa_crypto_init failed");
+		return -1;
+	}
+	mbedtls_entropy_init(&entropy);
+	mbedtls_ctr_drbg_init(&drbg);
+	mbedtls_ssl_ticket_init(&ticket);
+	if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func,
+	    &entropy, (const unsigned char *)"mtasts-httpd", 12)) != 0 ||
+	    (ret = mbedtls_ssl_ticket_setup(&ticket, mbedtls_ctr_drbg_random,
+	    &drbg, MBEDTLS_CIPHER_AES_256_GCM, TICKET_LIFETIME)) != 0) {
+		tls_strerror(ret, e, sizeof(e));
+		snprintf(err, errlen, "TLS initialisation: %s", e);
+		return -1;
+	}
+	global_ready = 1;
+	return 0;
+}
+
+void
+tls_global_free(void)
+{
+	if (!global_ready)
+		return;
+	mbedtls_ssl_ticket_free(&ticket);
+	mbedtls_ctr_drbg_free(&drbg);
+	mbedtls_entropy_free(&entropy);
+	global_ready = 0;
+}
+
+/* Load chain and key; 0 or -1 with a message naming the file. */
+static int
+load_pair(const struct conf *c, mbedtls_x509_crt *chain,
+    mbedtls_pk_context *key, char *err, size_t errlen)
+{
+	char	e[128];
+	int	ret;
+
+	if ((ret = mbedtls_x509_crt_parse_file(chain, c->cert)) != 0) {
+		tls_strerror(ret, e, sizeof(e));
+		if (ret > 0)
+			snprintf(e, sizeof(e), "%d certificates failed to "
+			    "parse", ret);
+		snprintf(err, errlen, "cert %s: %s", c->cert, e);
+		return -1;
+	}
+	/* mbedtls_pk_parse_keyfile wipes its copy of the file itself. */
+	if ((ret = compat_pk_parse_keyfile(key, c->key, &drbg)) != 0) {
+		tls_strerror(ret, e, sizeof(e));
+		snprintf(err, errlen, "key %s: %s", c->key, e);
+		return -1;
+	}
+	if (compat_pk_check_pair(&chain->pk, key, &drbg) != 0) {
+		snprintf(err, errlen, "key %s does not match the first "
+		    "certificate in %s (the server certificate must come "
+		    "first)", c->key, c->cert);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A ready-to-use TLS config for c (refcount 1), or NULL with a message
+ * naming the file at fault. Needs tls_global_init().
+ */
+struct tls *
+tls_new(const struct conf *c, char *err, size_t errlen)
+{
+	struct tls	*t;
+	char		 e[128];
+	int		 ret;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->refs = 1;
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->chain);
+	mbedtls_pk_init(&t->key);
+	if (load_pair(c, &t->chain, &t->key, err, errlen) == -1)
+		goto fail;
+	if ((ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+		goto mbed;
+	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &drbg);
+	compat_min_tls12(&t->conf);
+	mbedtls_ssl_conf_ciphersuites(&t->conf, ciphersuites);
+	compat_conf_groups(&t->conf);
+#ifdef MBEDTLS_SSL_RENEGOTIATION
+	mbedtls_ssl_conf_renegotiation(&t->conf,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+	if ((ret = mbedtls_ssl_conf_alpn_protocols(&t->conf, alpn)) != 0)
+		goto mbed;
+	mbedtls_ssl_conf_session_tickets_cb(&t->conf,
+	    mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &ticket);
+	if ((ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->chain,
+	    &t->key)) != 0)
+		goto mbed;
+	return t;
+mbed:
+	tls_strerror(ret, e, sizeof(e));
+	snprintf(err, errlen, "TLS config: %s", e);
+fail:
+	t->refs = 1;
+	tls_unref(t);
+	return NULL;
+}
+
+struct tls *
+tls_ref(struct tls *t)
+{
+	t->refs++;
+	return t;
+}
+
+void
+tls_unref(struct tls *t)
+{
+	if (t == NULL || --t->refs > 0)
+		return;
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->chain);
+	mbedtls_pk_free(&t->key);
+	free(t);
+}
+
+const void *
+tls_ssl_config(const struct tls *t)
+{
+	return &t->conf;
+}
+
+static time_t
+x509_time(const mbedtls_x509_time *xt)
+{
+	struct tm	tm;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = xt->year - 1900;
+	tm.tm_mon = xt->mon - 1;
+	tm.tm_mday = xt->day;
+	tm.tm_hour = xt->hour;
+	tm.tm_min = xt->min;
+	tm.tm_sec = xt->sec;
+	return timegm(&tm);
+}
+
+/* Does a DNS SAN of crt cover host? CN is not looked at (RFC 6125 6.4.4). */
+static int
+san_covers(const mbedtls_x509_crt *crt, const char *host, char *list,
+    size_t listlen)
+{
+	const mbedtls_x509_sequence	*s;
+	char				 name[256];
+	size_t				 off = 0;
+	int				 found = 0;
+
+	list[0] = '\0';
+	for (s = &crt->subject_alt_names; s != NULL && s->buf.p != NULL;
+	    s = s->next) {
+		if (s->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+		    MBEDTLS_X509_SAN_DNS_NAME) || s->buf.len >= sizeof(name))
+			continue;
+		memcpy(name, s->buf.p, s->buf.len);
+		name[s->buf.len] = '\0';
+		if (policy_wildcard_match(name, host))
+			found = 1;
+		if (off < listlen)
+			off += (size_t)snprintf(list + off, listlen - off,
+			    "%s%s", off ? ", " : "", name);
+	}
+	return found;
+}
+
+/*
+ * --check: the certificate and key parse and match, the first certificate
+ * carries a DNS SAN for every mta-sts.<domain>, and it is valid now (a
+ * warning within 14 days of expiry). Every finding goes into d.
+ */
+void
+tls_check(const struct conf *c, time_t now, struct diag *d)
+{
+	mbedtls_x509_crt	chain;
+	mbedtls_pk_context	key;
+	char			err[512], host[300], sans[1024];
+	time_t			from, to;
+	size_t			i;
+
+	mbedtls_x509_crt_init(&chain);
+	mbedtls_pk_init(&key);
+	if (tls_global_init(err, sizeof(err)) == -1 ||
+	    load_pair(c, &chain, &key, err, sizeof(err)) == -1) {
+		diag_add(d, 1, "%s", err);
+		goto out;
+	}
+	for (i = 0; i < c->ndomains; i++) {
+		snprintf(host, sizeof(host), "mta-sts.%s", c->domains[i].name);
+		if (!san_covers(&chain, host, sans, sizeof(sans)))
+			diag_add(d, 1, "cert %s: no DNS subjectAltName covers "
+			    "%s (has: %s); strict clients ignore the CN",
+			    c->cert, host, sans[0] ? sans : "none");
+	}
+	from = x509_time(&chain.valid_from);
+	to = x509_time(&chain.valid_to);
+	if (now < from)
+		diag_add(d, 1, "cert %s: not valid before %04d-%02d-%02d",
+		    c->cert, chain.valid_from.year, chain.valid_from.mon,
+		    chain.valid_from.day);
+	if (now > to)
+		diag_add(d, 1, "cert %s: expired on %04d-%02d-%02d", c->cert,
+		    chain.valid_to.year, chain.valid_to.mon,
+		    chain.valid_to.day);
+	else if (to - now < EXPIRY_WARN)
+		diag_add(d, 0, "cert %s: expires on %04d-%02d-%02d, within 14 "
+		    "days", c->cert, chain.valid_to.year, chain.valid_to.mon,
+		    chain.valid_to.day);
+out:
+	mbedtls_x509_crt_free(&chain);
+	mbedtls_pk_free(&key);
+}

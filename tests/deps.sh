@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what building (deps.sh build) or testing (deps.sh test) needs,
+# from Debian's packages, only when something is missing. Needs root for
+# the install; otherwise it prints what to install and fails.
+set -eu
+
+build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev openssl"
+test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
+      procps util-linux valgrind libclang-rt-14-dev"
+
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing" >&2
+	echo "install them as root: apt-get install$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
