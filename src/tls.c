@@ -49,7 +49,8 @@ static const int ciphersuites[] = {
 	0
 };
 
-static const char *alpn[] = { "http/1.1", NULL };
+/* http/1.0 too: mbedTLS aborts a handshake whose ALPN list has no match */
+static const char *alpn[] = { "http/1.1", "http/1.0", NULL };
 
 void
 tls_strerror(int ret, char *buf, size_t len)

@@ -1,0 +1,99 @@
+# Sourced by every tests/t-*.sh: results, a scratch directory, and the
+# real daemon started in the foreground of a background job, waited for by
+# its ready line, stopped by PID, and checked for a clean exit and for
+# sanitizer reports.
+set -u
+: "${BIN:?}" "${RESULTS:?}" "${CERTS:?}" "${TEST:=test}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/$TEST.XXXXXX")
+SPID=""
+PORT=""
+CLEANUP=()
+
+cleanup() {
+	local c
+	if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
+		kill -KILL "$SPID" 2>/dev/null
+	fi
+	for c in "${CLEANUP[@]}"; do eval "$c"; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() { echo "ok - $*"; echo pass >> "$RESULTS"; }
+fail() { echo "not ok - $*"; echo fail >> "$RESULTS"; }
+skip() { echo "skip - $*"; echo skip >> "$RESULTS"; }
+
+# ok DESC CMD...: passes when CMD exits 0
+ok() {
+	local desc=$1
+	shift
+	if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# eq DESC GOT WANT
+eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: got '$2', want '$3'"
+	fi
+}
+
+# A config for domain example.com serving on a free loopback port.
+# Extra lines on stdin are appended after the domain block.
+write_conf() {
+	local f=$1
+	{
+		echo "listen 127.0.0.1:0"
+		echo "cert ${CERT:-$CERTS/mta-sts.fullchain.crt}"
+		echo "key ${KEY:-$CERTS/mta-sts.key}"
+		echo "state_dir $T/state"
+		cat
+	} > "$f"
+}
+
+# start_server CONF: start, wait for the ready line, set SPID, PORT.
+# $WRAP (e.g. "ip netns exec ns") and $WAIT_S (default 20) are honoured.
+start_server() {
+	local conf=$1 i
+	SOUT=$T/server.out
+	SERR=$T/server.err
+	# shellcheck disable=SC2086
+	${WRAP:-} "$BIN" -c "$conf" > "$SOUT" 2> "$SERR" &
+	SPID=$!
+	for ((i = 0; i < ${WAIT_S:-20} * 10; i++)); do
+		grep -q ' serving ' "$SERR" && break
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$SERR" | head -n 1)
+	if ! grep -q ' serving ' "$SERR"; then
+		fail "server did not start: $(tail -n 5 "$SERR" | tr '\n' ' ')"
+		return 1
+	fi
+	return 0
+}
+
+# stop_server: SIGTERM, expect exit 0 and no sanitizer report.
+stop_server() {
+	local rc
+	[ -n "$SPID" ] || return 0
+	kill -TERM "$SPID"
+	wait "$SPID"
+	rc=$?
+	SPID=""
+	eq "server exits 0 on SIGTERM" "$rc" 0
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer' "$SERR"; then
+		fail "sanitizer report: $(grep -m 3 -E 'Sanitizer|runtime error' "$SERR" | tr '\n' ' ')"
+	fi
+}
+
+# get [curl args] URL-PATH: HTTPS to mta-sts.example.com on $PORT.
+get() {
+	local path=${*: -1}
+	curl -sS --max-time 10 --cacert "$CERTS/ca.crt" \
+	    --resolve "mta-sts.example.com:$PORT:127.0.0.1" \
+	    --resolve "mta-sts.example.net:$PORT:127.0.0.1" \
+	    "${@:1:$#-1}" "https://mta-sts.example.com:$PORT$path"
+}
