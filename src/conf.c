@@ -29,8 +29,10 @@ struct parser {
 	struct conf		*conf;
 	struct diag		*diag;
 	struct conf_domain	 defaults;
-	struct conf_domain	*cur;	/* &defaults before the first domain */
+	struct conf_domain	*cur;	/* &defaults before the first domain,
+					   NULL after a rejected domain line */
 	int			 line;
+	int			 domain_lines;
 	int			 seen[16];	/* line a single key was set */
 	int			 dseen[8];	/* same, per domain block */
 };
@@ -66,6 +68,7 @@ static const struct keyword globals[] = {
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
 	{ "idle_timeout",	K_GLOBAL, 0, set_idle_timeout },
 };
+enum { K_MODE, K_MAX_AGE, K_MX, K_RUA };	/* index in domain_keys[] */
 static const struct keyword domain_keys[] = {
 	{ "mode",		K_DOMAIN, 0, set_mode },
 	{ "max_age",		K_DOMAIN, 0, set_max_age },
@@ -451,6 +454,15 @@ lookup(const struct keyword *tab, size_t n, const char *key, size_t *idx)
 	return NULL;
 }
 
+/* Was global key given, even with a rejected value? */
+static int
+given(const struct parser *p, const char *key)
+{
+	size_t	idx;
+
+	return lookup(globals, NGLOBALS, key, &idx) != NULL && p->seen[idx];
+}
+
 /* Split one line into at most three words; returns the word count. */
 static int
 split(char *line, char *w[3])
@@ -476,18 +488,21 @@ split(char *line, char *w[3])
 static void
 parse_line(struct parser *p, char *line)
 {
-	const struct keyword	*kw;
+	const struct keyword	*kw = NULL;
 	char			*w[3];
-	size_t			 idx;
+	size_t			 idx = 0;
 	int			 n, *seen;
 
 	n = split(line, w);
 	if (n == 0)
 		return;
 	if (strcmp(w[0], "domain") == 0) {
+		p->domain_lines++;
+		if (n == 2 && start_domain(p, w[1]) == 0)
+			return;
+		p->cur = NULL;	/* skip the rejected domain's keys */
 		if (n != 2)
 			goto arity;
-		start_domain(p, w[1]);
 		return;
 	}
 	if ((kw = lookup(globals, NGLOBALS, w[0], &idx)) != NULL) {
@@ -499,6 +514,8 @@ parse_line(struct parser *p, char *line)
 		seen = &p->seen[idx];
 	} else if ((kw = lookup(domain_keys, NDOMAIN_KEYS, w[0], &idx))
 	    != NULL) {
+		if (p->cur == NULL)
+			return;
 		seen = p->cur == &p->defaults ? &p->seen[NGLOBALS + idx] :
 		    &p->dseen[idx];
 	} else {
@@ -514,10 +531,18 @@ parse_line(struct parser *p, char *line)
 		perr(p, "'%s' given twice (first at line %s)", w[0], first);
 		return;
 	}
-	if (kw->set(p, w[1]) == 0)
-		*seen = p->line;
+	/* A rejected value still counts as given: no "missing" error too. */
+	*seen = p->line;
+	if (kw->set(p, w[1]) == -1 && kw->scope == K_DOMAIN)
+		p->cur->invalid |= 1u << idx;
 	return;
 arity:
+	if (kw != NULL) {
+		if (kw->scope == K_DOMAIN && p->cur != NULL)
+			p->cur->invalid |= 1u << idx;
+		else if (kw->scope == K_GLOBAL)
+			p->seen[idx] = p->line;
+	}
 	if (n == 1)
 		perr(p, "'%s' needs a value%s", w[0], "");
 	else if (strcmp(w[0], "tlsrpt_rua") == 0)
@@ -534,6 +559,7 @@ finish_domain(struct parser *p, struct conf_domain *d)
 	struct conf_domain	*def = &p->defaults;
 	const char		*file = p->conf->file;
 	size_t			 i;
+	unsigned		 bad;
 
 	if (d->mode == MODE_UNSET)
 		d->mode = def->mode;
@@ -551,10 +577,15 @@ finish_domain(struct parser *p, struct conf_domain *d)
 			if (add_mx(p, d, def->mx[i], def->mx_line[i]) == -1)
 				break;
 
-	if (d->mode == MODE_UNSET)
+	/* A rejected mode or mx was reported; "missing" would be noise. */
+	bad = d->invalid | def->invalid;
+	if (bad & (1u << K_MODE))
+		;
+	else if (d->mode == MODE_UNSET)
 		diag_add(p->diag, 1, "%s:%d: domain %s: 'mode' is missing "
 		    "(enforce, testing or none)", file, d->line, d->name);
-	else if (d->nmx == 0 && d->mode != MODE_NONE)
+	else if (d->nmx == 0 && d->mode != MODE_NONE &&
+	    !(bad & (1u << K_MX)))
 		diag_add(p->diag, 1, "%s:%d: domain %s: mode %s needs at "
 		    "least one 'mx'", file, d->line, d->name,
 		    policy_mode_name(d->mode));
@@ -617,13 +648,13 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 			break;
 	}
 
-	if (c->cert == NULL)
+	if (c->cert == NULL && !given(&p, "cert"))
 		diag_add(diag, 1, "%s: 'cert' is missing (the certificate "
 		    "chain for mta-sts.<domain>)", file);
-	if (c->key == NULL)
+	if (c->key == NULL && !given(&p, "key"))
 		diag_add(diag, 1, "%s: 'key' is missing (the certificate's "
 		    "private key)", file);
-	if (c->ndomains == 0)
+	if (p.domain_lines == 0)
 		diag_add(diag, 1, "%s: no 'domain' configured", file);
 	for (i = 0; i < c->ndomains; i++)
 		finish_domain(&p, &c->domains[i]);

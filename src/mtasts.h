@@ -71,6 +71,7 @@ struct conf_domain {
 	int		*mx_line;
 	size_t		 nmx;
 	char		*rua;		/* NULL: no TLSRPT record */
+	unsigned	 invalid;	/* bit per key whose value was rejected */
 };
 
 struct conf {
