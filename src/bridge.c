@@ -468,8 +468,7 @@ listen_one(const char *file, const struct conf_listen *l,
 	if (fd == -1) {
 		if (errno == EAFNOSUPPORT && l->dual && !family_fallback)
 			return listen_one(file, l, 1);
-		log_warn("%s:%d: listen %s: socket", file, l->line, l->spec);
-		return -1;
+		fatal("%s:%d: listen %s: socket", file, l->line, l->spec);
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
@@ -477,10 +476,8 @@ listen_one(const char *file, const struct conf_listen *l,
 		    sizeof(v6only));
 	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
 	    listen(fd, BACKLOG) == -1) {
-		log_warn("%s:%d: listen %s: cannot listen on %s", file,
+		fatal("%s:%d: listen %s: cannot listen on %s", file,
 		    l->line, l->spec, name);
-		close(fd);
-		return -1;
 	}
 	nl = realloc(listeners, (nlisteners + 1) * sizeof(*nl));
 	if (nl == NULL) {
@@ -495,7 +492,7 @@ listen_one(const char *file, const struct conf_listen *l,
 	return 0;
 }
 
-/* Bind every configured address. Returns 0, or -1 after logging why. */
+/* Bind every configured address; fatal if one cannot be bound. */
 int
 bridge_listen(const struct conf *c)
 {

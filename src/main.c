@@ -177,6 +177,23 @@ announce(const struct conf *c, const struct snapshot *s)
 	fflush(stdout);
 }
 
+/*
+ * Certificate findings of --check at start-up, as warnings: an expired or
+ * mismatched certificate is served all the same, since a renewal may be
+ * on its way, but the admin must hear of it.
+ */
+static void
+cert_warnings(const struct conf *c)
+{
+	struct diag	d = { 0 };
+	size_t		i;
+
+	tls_check(c, time(NULL), &d);
+	for (i = 0; i < d.n; i++)
+		log_warnx("%s", d.msg[i]);
+	diag_free(&d);
+}
+
 static void
 signal_ready(struct ev *ev, uint32_t events)
 {
@@ -236,6 +253,7 @@ serve(struct conf *c)
 		fatalx("%s", err);
 	if ((s = snap_build(c, time(NULL), err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	cert_warnings(c);
 	if (loop_init() == -1)
 		fatal("epoll_create");
 	if (loop_add(&sig_ev, EPOLLIN) == -1)

@@ -70,6 +70,10 @@ start_server() {
 	PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$SERR" | head -n 1)
 	if ! grep -q ' serving ' "$SERR"; then
 		fail "server did not start: $(tail -n 5 "$SERR" | tr '\n' ' ')"
+		if kill -0 "$SPID" 2>/dev/null && command -v gdb > /dev/null; then
+			echo "# still running after ${WAIT_S:-20}s; its stack:"
+			gdb -batch -p "$SPID" -ex 'thread apply all bt' 2>&1 | grep '^#' | head -n 30
+		fi
 		return 1
 	fi
 	return 0

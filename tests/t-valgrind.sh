@@ -1,0 +1,39 @@
+#!/bin/bash
+# The serve path under valgrind (plain build only; the sanitizer build
+# has its own checker): start, requests of every kind, a failed
+# handshake, an idle connection left open, SIGTERM. No errors, no leaks.
+. "$(dirname "$0")/lib.sh"
+
+if [ "${SANITIZED:-0}" = 1 ]; then
+	exit 0	# ASan and valgrind do not mix; the plain build covers this
+fi
+if ! command -v valgrind > /dev/null; then
+	skip "valgrind not installed"
+	exit 0
+fi
+write_conf "$T/c.conf" <<'C'
+domain example.com
+mode testing
+mx mail.example.com
+C
+WRAP="valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 --log-file=$T/vg.log" \
+    WAIT_S=60 start_server "$T/c.conf" || exit 0
+eq "GET under valgrind" "$(get -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
+eq "HEAD under valgrind" "$(get -I -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
+u=https://mta-sts.example.com:$PORT
+codes=$(curl -sS --max-time 20 --cacert "$CERTS/ca.crt" --resolve "mta-sts.example.com:$PORT:127.0.0.1" \
+    -o /dev/null -o /dev/null -o /dev/null -w '%{http_code} ' \
+    "$u/.well-known/mta-sts.txt" "$u/x" "$u/.well-known/mta-sts.txt")
+eq "keep-alive under valgrind" "$codes" "200 404 200 "
+eq "POST under valgrind" "$(get -d x=y -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 404
+printf 'garbage\r\n\r\n' | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$PORT" 2>/dev/null
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"	# left open across the shutdown
+timeout 5 openssl s_client -connect "127.0.0.1:$PORT" < /dev/null > /dev/null 2>&1
+sleep 0.5
+stop_server
+exec 3<&-
+if [ -s "$T/vg.log" ]; then
+	fail "valgrind report: $(head -n 20 "$T/vg.log" | tr '\n' ' ')"
+else
+	pass "valgrind: no errors, no leaks"
+fi
