@@ -99,4 +99,12 @@ compat_psa_init(void)
 #endif
 }
 
+static inline void
+compat_psa_free(void)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+	mbedtls_psa_crypto_free();
+#endif
+}
+
 #endif

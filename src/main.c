@@ -80,6 +80,18 @@ check_only(const struct conf *c, const char *only)
 		fatalx("%s: domain %s is not configured", c->file, only);
 }
 
+/* The policy of domain i, malloc'd; fatal if it cannot be rendered. */
+static char *
+render(const struct conf *c, size_t i, size_t *len)
+{
+	char	*p;
+
+	if (policy_render(&c->domains[i], &p, len) == -1)
+		fatalx("%s:%d: domain %s: the policy is larger than 64 KiB",
+		    c->file, c->domains[i].line, c->domains[i].name);
+	return p;
+}
+
 static int
 print_policy(const struct conf *c, const char *only)
 {
@@ -90,10 +102,7 @@ print_policy(const struct conf *c, const char *only)
 	for (i = 0; i < c->ndomains; i++) {
 		if (!selected(c, i, only))
 			continue;
-		if (policy_render(&c->domains[i], &p, &len) == -1)
-			fatalx("%s:%d: domain %s: the policy is larger than "
-			    "64 KiB", c->file, c->domains[i].line,
-			    c->domains[i].name);
+		p = render(c, i, &len);
 		if (only == NULL && c->ndomains > 1)
 			printf("# mta-sts.%s%s\n", c->domains[i].name,
 			    POLICY_PATH);
@@ -119,10 +128,7 @@ print_dns(const struct conf *c, const char *only)
 	for (i = 0; i < c->ndomains; i++) {
 		if (!selected(c, i, only))
 			continue;
-		if (policy_render(&c->domains[i], &p, &len) == -1)
-			fatalx("%s:%d: domain %s: the policy is larger than "
-			    "64 KiB", c->file, c->domains[i].line,
-			    c->domains[i].name);
+		p = render(c, i, &len);
 		if (state_sync(c->state_dir, c->domains[i].name, p, len,
 		    time(NULL), id, &is_new, err, sizeof(err)) == -1)
 			fatalx("%s", err);

@@ -105,6 +105,7 @@ tls_global_free(void)
 	mbedtls_ssl_ticket_free(&ticket);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
+	compat_psa_free();
 	global_ready = 0;
 }
 

@@ -1,0 +1,2 @@
+build-36/conf.o: src/conf.c src/mtasts.h
+src/mtasts.h:

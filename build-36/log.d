@@ -1,0 +1,2 @@
+build-36/log.o: src/log.c src/mtasts.h
+src/mtasts.h:
