@@ -24,6 +24,7 @@
 #define DEFAULT_MAX_CONNS	256
 #define DEFAULT_HS_TIMEOUT	10
 #define DEFAULT_IDLE_TIMEOUT	30
+#define DEFAULT_HOOK_TIMEOUT	30
 
 struct parser {
 	struct conf		*conf;
@@ -33,7 +34,7 @@ struct parser {
 					   NULL after a rejected domain line */
 	int			 line;
 	int			 domain_lines;
-	int			 seen[16];	/* line a single key was set */
+	int			 seen[24];	/* line a single key was set */
 	int			 dseen[8];	/* same, per domain block */
 };
 
@@ -53,6 +54,9 @@ static int	set_state_dir(struct parser *, const char *);
 static int	set_max_conns(struct parser *, const char *);
 static int	set_hs_timeout(struct parser *, const char *);
 static int	set_idle_timeout(struct parser *, const char *);
+static int	set_hook(struct parser *, const char *);
+static int	set_hook_timeout(struct parser *, const char *);
+static int	set_watch(struct parser *, const char *);
 static int	set_mode(struct parser *, const char *);
 static int	set_max_age(struct parser *, const char *);
 static int	set_mx(struct parser *, const char *);
@@ -67,6 +71,9 @@ static const struct keyword globals[] = {
 	{ "max_connections",	K_GLOBAL, 0, set_max_conns },
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
 	{ "idle_timeout",	K_GLOBAL, 0, set_idle_timeout },
+	{ "hook",		K_GLOBAL, 0, set_hook },
+	{ "hook_timeout",	K_GLOBAL, 0, set_hook_timeout },
+	{ "watch",		K_GLOBAL, 0, set_watch },
 };
 enum { K_MODE, K_MAX_AGE, K_MX, K_RUA };	/* index in domain_keys[] */
 static const struct keyword domain_keys[] = {
@@ -186,6 +193,39 @@ static int
 set_idle_timeout(struct parser *p, const char *v)
 {
 	return set_int(p, "idle_timeout", v, 1, 3600, &p->conf->idle_timeout);
+}
+
+static int
+set_hook(struct parser *p, const char *v)
+{
+	if (v[0] != '/') {
+		perr(p, "hook '%s': give the absolute path of an executable%s",
+		    v, "");
+		return -1;
+	}
+	return set_path(p, &p->conf->hook, v);
+}
+
+static int
+set_hook_timeout(struct parser *p, const char *v)
+{
+	return set_int(p, "hook_timeout", v, 1, 3600,
+	    &p->conf->hook_timeout);
+}
+
+static int
+set_watch(struct parser *p, const char *v)
+{
+	static const char *const names[] = { "inotify", "poll", "none" };
+	size_t	i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0) {
+			p->conf->watch = (int)i;
+			return 0;
+		}
+	perr(p, "watch '%s': expected inotify, poll or none%s", v, "");
+	return -1;
 }
 
 /* "443", "192.0.2.1:443", "[2001:db8::1]:443" */
@@ -621,6 +661,8 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 	c->max_conns = DEFAULT_MAX_CONNS;
 	c->handshake_timeout = DEFAULT_HS_TIMEOUT;
 	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+	c->hook_timeout = DEFAULT_HOOK_TIMEOUT;
+	c->watch = WATCH_INOTIFY;
 	p.conf = c;
 	p.diag = diag;
 	domain_init(&p.defaults);
@@ -734,6 +776,7 @@ conf_free(struct conf *c)
 	free(c->cert);
 	free(c->key);
 	free(c->state_dir);
+	free(c->hook);
 	free(c->file);
 	free(c);
 }

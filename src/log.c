@@ -53,6 +53,17 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* An error that does not end the process (a failed reload). */
+void
+log_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog("error: ", fmt, ap, NULL);
+	va_end(ap);
+}
+
 void
 log_info(const char *fmt, ...)
 {

@@ -3,10 +3,7 @@
  * --print-dns) and start-up. Errors before serving are fatal with a clear
  * message; once serving, nothing exits on bad input.
  */
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +11,6 @@
 #include <unistd.h>
 
 #include "mtasts.h"
-
-static struct ev	sig_ev;
 
 static void
 usage(FILE *f)
@@ -157,137 +152,6 @@ check(const struct conf *c)
 	return 0;
 }
 
-/* Announce each site's record on stdout: "dns: <zone line>". */
-static void
-announce(const struct conf *c, const struct snapshot *s)
-{
-	char		*rec, *line, *nl;
-	size_t		 i;
-	const char	*mark;
-
-	for (i = 0; i < s->nsites; i++) {
-		rec = dns_render(&c->domains[i], s->sites[i].id);
-		if (rec == NULL) {
-			log_warnx("out of memory");
-			continue;
-		}
-		mark = s->sites[i].id_is_new ?
-		    " ; NEW id: publish this record" : " ; id unchanged";
-		for (line = rec; *line != '\0'; line = nl + 1) {
-			nl = strchr(line, '\n');
-			*nl = '\0';
-			printf("dns: %s%s\n", line, line == rec ? mark : "");
-		}
-		free(rec);
-	}
-	fflush(stdout);
-}
-
-/*
- * Certificate findings of --check at start-up, as warnings: an expired or
- * mismatched certificate is served all the same, since a renewal may be
- * on its way, but the admin must hear of it.
- */
-static void
-cert_warnings(const struct conf *c)
-{
-	struct diag	d = { 0 };
-	size_t		i;
-
-	tls_check(c, time(NULL), &d);
-	for (i = 0; i < d.n; i++)
-		log_warnx("%s", d.msg[i]);
-	diag_free(&d);
-}
-
-static void
-signal_ready(struct ev *ev, uint32_t events)
-{
-	struct signalfd_siginfo	si;
-
-	(void)events;
-	while (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
-			log_info("signal %d: shutting down", (int)si.ssi_signo);
-			loop_stop();
-			break;
-		case SIGHUP:
-			log_info("SIGHUP: live reload is not implemented yet; "
-			    "restart to apply changes");
-			break;
-		}
-	}
-}
-
-static int
-tick(void)
-{
-	int	a, b;
-
-	a = bridge_expire();
-	if ((b = http_timeout_ms()) == 0) {
-		http_run();
-		b = http_timeout_ms();
-	}
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
-static int
-serve(struct conf *c)
-{
-	struct snapshot	*s;
-	sigset_t	 set;
-	char		 err[1024];
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (sig_ev.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		fatal("signalfd");
-	sig_ev.cb = signal_ready;
-
-	if (tls_global_init(err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	if ((s = snap_build(c, time(NULL), err, sizeof(err))) == NULL)
-		fatalx("%s", err);
-	cert_warnings(c);
-	if (loop_init() == -1)
-		fatal("epoll_create");
-	if (loop_add(&sig_ev, EPOLLIN) == -1)
-		fatal("epoll_ctl");
-	if (http_start(c) == -1 || bridge_listen(c) == -1)
-		exit(1);
-	http_publish(s);
-	bridge_publish(s->tls);
-	bridge_print_listeners();
-	/* Serving from here on; only now announce (DESIGN.md section 2). */
-	announce(c, s);
-	log_info("mtasts-httpd %s serving %zu domain%s", MTASTS_VERSION,
-	    s->nsites, s->nsites == 1 ? "" : "s");
-
-	if (loop_run(tick) == -1)
-		log_warn("epoll_wait");
-
-	bridge_close_all();
-	http_stop();
-	http_publish(NULL);
-	snap_free(s);
-	tls_global_free();
-	loop_free();
-	close(sig_ev.fd);
-	log_info("stopped");
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -357,8 +221,7 @@ main(int argc, char *argv[])
 		rc = print_dns(c, only);
 		break;
 	default:
-		rc = serve(c);
-		break;
+		return serve(c);	/* takes c */
 	}
 	conf_free(c);
 	return rc;

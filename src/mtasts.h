@@ -84,9 +84,14 @@ struct conf {
 	int			 max_conns;
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */
+	char			*hook;
+	int			 hook_timeout;		/* seconds */
+	int			 watch;		/* enum watch_mode */
 	struct conf_domain	*domains;
 	size_t			 ndomains;
 };
+
+enum watch_mode { WATCH_INOTIFY, WATCH_POLL, WATCH_NONE };
 
 struct conf	*conf_parse(const char *file, struct diag *);
 struct conf	*conf_parse_buf(const char *file, const char *buf,
@@ -160,6 +165,22 @@ void	 bridge_publish(struct tls *);
 int	 bridge_expire(void);
 void	 bridge_close_all(void);
 
+/* watch.c: notices changed config, certificate and key files. */
+int	 watch_init(int mode, void (*on_change)(void));
+void	 watch_set(const char *const *files, size_t n);
+int	 watch_tick(void);
+void	 watch_free(void);
+
+/* hook.c: the admin's command run after a new id is announced. */
+int	 hook_run(const char *path, int timeout_s, const char *domain,
+	    const char *const *vars);
+void	 hook_reap(void);
+int	 hook_expire(void);
+void	 hook_stop(void);
+
+/* serve.c: the running server: start, reload, announce, stop. */
+int	 serve(struct conf *);
+
 /* loop.c: one epoll loop, one thread. */
 struct ev {
 	int	  fd;
@@ -179,6 +200,7 @@ int64_t	 now_ms(void);
 void	 log_init(int verbose);
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 fatal(const char *, ...)
