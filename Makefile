@@ -44,7 +44,7 @@ LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
 
-.PHONY: all deps run test check-bins install uninstall clean
+.PHONY: all deps run test bench install uninstall clean
 
 all: $(BIN) $(UNIT)
 
@@ -88,6 +88,10 @@ test:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
 	@bash tests/run.sh $(BUILD) build-san
+
+bench: all
+	@bash bench/reload-latency.sh $(BIN)
+	@bash bench/idle-wakeups.sh $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR)

@@ -101,3 +101,14 @@ get() {
 	    --resolve "mta-sts.example.net:$PORT:127.0.0.1" \
 	    "${@:1:$#-1}" "https://mta-sts.example.com:$PORT$path"
 }
+
+# conf_v K [global lines...]: a config whose policy is version K (mx
+# mK.example.com, max_age 86400). $LPORT (default 0), $CERT, $KEY honoured.
+conf_v() {
+	local k=$1 l
+	shift
+	printf 'listen 127.0.0.1:%s\ncert %s\nkey %s\nstate_dir %s\n' "${LPORT:-0}" \
+	    "${CERT:-$T/cert.pem}" "${KEY:-$T/key.pem}" "$T/state"
+	for l in "$@"; do echo "$l"; done
+	printf 'domain example.com\nmode testing\nmx m%d.example.com\nmax_age 86400\n' "$k"
+}
