@@ -38,7 +38,7 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
 LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
 
-LIB_SRCS	= bridge.c conf.c diag.c dns.c hook.c http.c log.c loop.c \
+LIB_SRCS	= bridge.c conf.c diag.c dns.c hmap.c hook.c http.c log.c loop.c \
 		  policy.c serve.c snap.c state.c tls.c watch.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd

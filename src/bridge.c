@@ -57,6 +57,8 @@ struct conn {
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	char			 name[64];	/* peer as text, for logs */
+	char			 sni[256];	/* "" when the client sent none */
+	int			 mhd_fd;	/* MHD's end, -1 before open */
 	size_t			 in_off, in_len;	/* client -> MHD */
 	size_t			 out_off, out_len;	/* MHD -> client */
 	unsigned char		 in[RELAY_BUF];
@@ -71,6 +73,8 @@ static struct list	 handshaking, open_conns, dead;
 static struct listener	*listeners;
 static size_t		 nlisteners;
 static struct tls	*cur_tls;
+static struct conn	**byfd;		/* MHD's fd -> its connection */
+static size_t		 nbyfd;
 static int		 nconns, max_conns, hs_timeout_ms, idle_timeout_ms;
 
 static void	conn_pump(struct conn *);
@@ -121,6 +125,9 @@ conn_close(struct conn *c)
 			loop_del(&c->sp);
 		close(c->sp.fd);
 	}
+	if (c->mhd_fd != -1 && (size_t)c->mhd_fd < nbyfd &&
+	    byfd[c->mhd_fd] == c)
+		byfd[c->mhd_fd] = NULL;
 	mbedtls_ssl_free(&c->ssl);
 	tls_unref(c->tls);
 	c->tls = NULL;
@@ -206,6 +213,26 @@ sp_ready(struct ev *ev, uint32_t events)
 	conn_pump(c);
 }
 
+/* Remember that MHD's fd belongs to c, for bridge_sni_of(). */
+static int
+remember_fd(struct conn *c, int fd)
+{
+	struct conn	**n;
+	size_t		  cap;
+
+	if ((size_t)fd >= nbyfd) {
+		cap = (size_t)fd + 64;
+		if ((n = realloc(byfd, cap * sizeof(*n))) == NULL)
+			return -1;
+		memset(n + nbyfd, 0, (cap - nbyfd) * sizeof(*n));
+		byfd = n;
+		nbyfd = cap;
+	}
+	byfd[fd] = c;
+	c->mhd_fd = fd;
+	return 0;
+}
+
 /* The handshake is done: connect the plaintext side to MHD. */
 static int
 conn_open(struct conn *c)
@@ -215,6 +242,12 @@ conn_open(struct conn *c)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		log_warn("%s: socketpair", c->name);
+		return -1;
+	}
+	if (remember_fd(c, sp[1]) == -1) {
+		log_warnx("%s: out of memory", c->name);
+		close(sp[0]);
+		close(sp[1]);
 		return -1;
 	}
 	if (http_add_connection(sp[1], (struct sockaddr *)&c->peer,
@@ -389,6 +422,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
 	c->tcp.fd = fd;
 	c->tcp.cb = tcp_ready;
 	c->sp.fd = -1;
+	c->mhd_fd = -1;
 	c->peer = *peer;
 	c->peerlen = len;
 	addr_str((const struct sockaddr *)peer, c->name, sizeof(c->name));
@@ -531,6 +565,37 @@ bridge_print_listeners(void)
 	}
 }
 
+/*
+ * Called by the SNI callback during the handshake: the name the client
+ * asked for (RFC 6066 3), kept for the Host check. A name longer than any
+ * host name is kept as "." so that it matches nothing.
+ */
+void
+bridge_sni(const void *ssl, const char *name, size_t len)
+{
+	struct conn	*c = (struct conn *)((const char *)ssl -
+	    offsetof(struct conn, ssl));
+
+	if (len == 0 || len >= sizeof(c->sni) - 1) {
+		strcpy(c->sni, ".");
+		return;
+	}
+	memcpy(c->sni, name, len);
+	c->sni[len] = '\0';
+}
+
+/* The SNI of the connection whose plaintext end MHD has as fd, or NULL. */
+const char *
+bridge_sni_of(int fd)
+{
+	struct conn	*c;
+
+	if (fd < 0 || (size_t)fd >= nbyfd || (c = byfd[fd]) == NULL ||
+	    c->sni[0] == '\0')
+		return NULL;
+	return c->sni;
+}
+
 /* New connections use t from now on; open ones keep theirs. */
 void
 bridge_publish(struct tls *t)
@@ -592,6 +657,9 @@ bridge_close_all(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
+	free(byfd);
+	byfd = NULL;
+	nbyfd = 0;
 	tls_unref(cur_tls);
 	cur_tls = NULL;
 }

@@ -65,8 +65,6 @@ static int	set_rua(struct parser *, const char *);
 /* Order matters: the index of a key is its slot in seen[] / dseen[]. */
 static const struct keyword globals[] = {
 	{ "listen",		K_GLOBAL, 1, set_listen },
-	{ "cert",		K_GLOBAL, 0, set_cert },
-	{ "key",		K_GLOBAL, 0, set_key },
 	{ "state_dir",		K_GLOBAL, 0, set_state_dir },
 	{ "max_connections",	K_GLOBAL, 0, set_max_conns },
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
@@ -75,12 +73,16 @@ static const struct keyword globals[] = {
 	{ "hook_timeout",	K_GLOBAL, 0, set_hook_timeout },
 	{ "watch",		K_GLOBAL, 0, set_watch },
 };
-enum { K_MODE, K_MAX_AGE, K_MX, K_RUA };	/* index in domain_keys[] */
+/* index in domain_keys[] */
+enum { K_MODE, K_MAX_AGE, K_MX, K_RUA, K_CERT, K_KEY };
 static const struct keyword domain_keys[] = {
 	{ "mode",		K_DOMAIN, 0, set_mode },
 	{ "max_age",		K_DOMAIN, 0, set_max_age },
 	{ "mx",			K_DOMAIN, 1, set_mx },
 	{ "tlsrpt_rua",		K_DOMAIN, 0, set_rua },
+	/* Before the first domain: the default certificate. */
+	{ "cert",		K_DOMAIN, 0, set_cert },
+	{ "key",		K_DOMAIN, 0, set_key },
 };
 
 #define NGLOBALS	(sizeof(globals) / sizeof(globals[0]))
@@ -144,13 +146,13 @@ set_path(struct parser *p, char **dst, const char *v)
 static int
 set_cert(struct parser *p, const char *v)
 {
-	return set_path(p, &p->conf->cert, v);
+	return set_path(p, &p->cur->cert, v);
 }
 
 static int
 set_key(struct parser *p, const char *v)
 {
-	return set_path(p, &p->conf->key, v);
+	return set_path(p, &p->cur->key, v);
 }
 
 static int
@@ -419,6 +421,26 @@ domain_free(struct conf_domain *d)
 	free(d->mx_line);
 	free(d->name);
 	free(d->rua);
+	free(d->cert);
+	free(d->key);
+}
+
+/* A block (the defaults or a domain) ends: cert and key go together. */
+static void
+end_block(struct parser *p)
+{
+	const int	*seen;
+
+	/* The defaults' cert and key are checked by check_certs(). */
+	if (p->cur == NULL || p->cur == &p->defaults)
+		return;
+	seen = p->dseen;
+	if (seen[K_CERT] && !seen[K_KEY])
+		diag_add(p->diag, 1, "%s:%d: 'cert' without 'key' in the "
+		    "same block", p->conf->file, seen[K_CERT]);
+	if (seen[K_KEY] && !seen[K_CERT])
+		diag_add(p->diag, 1, "%s:%d: 'key' without 'cert' in the "
+		    "same block", p->conf->file, seen[K_KEY]);
 }
 
 static int
@@ -494,14 +516,6 @@ lookup(const struct keyword *tab, size_t n, const char *key, size_t *idx)
 	return NULL;
 }
 
-/* Was global key given, even with a rejected value? */
-static int
-given(const struct parser *p, const char *key)
-{
-	size_t	idx;
-
-	return lookup(globals, NGLOBALS, key, &idx) != NULL && p->seen[idx];
-}
 
 /* Split one line into at most three words; returns the word count. */
 static int
@@ -537,6 +551,7 @@ parse_line(struct parser *p, char *line)
 	if (n == 0)
 		return;
 	if (strcmp(w[0], "domain") == 0) {
+		end_block(p);
 		p->domain_lines++;
 		if (n == 2 && start_domain(p, w[1]) == 0)
 			return;
@@ -578,9 +593,11 @@ parse_line(struct parser *p, char *line)
 	return;
 arity:
 	if (kw != NULL) {
-		if (kw->scope == K_DOMAIN && p->cur != NULL)
+		if (kw->scope == K_DOMAIN && p->cur != NULL) {
 			p->cur->invalid |= 1u << idx;
-		else if (kw->scope == K_GLOBAL)
+			*(p->cur == &p->defaults ? &p->seen[NGLOBALS + idx] :
+			    &p->dseen[idx]) = p->line;
+		} else if (kw->scope == K_GLOBAL)
 			p->seen[idx] = p->line;
 	}
 	if (n == 1)
@@ -638,6 +655,44 @@ finish_domain(struct parser *p, struct conf_domain *d)
 }
 
 /*
+ * Every domain needs a certificate: its own, or the default one given
+ * before the first domain. The default moves into conf->cert/key.
+ */
+static void
+check_certs(struct parser *p)
+{
+	struct conf	*c = p->conf;
+	size_t		 i, own = 0;
+	int		 has_cert, has_key;
+
+	c->cert = p->defaults.cert;
+	c->key = p->defaults.key;
+	p->defaults.cert = p->defaults.key = NULL;
+	for (i = 0; i < c->ndomains; i++)
+		if (c->domains[i].cert != NULL || c->domains[i].key != NULL)
+			own++;
+	has_cert = c->cert != NULL || p->seen[NGLOBALS + K_CERT];
+	has_key = c->key != NULL || p->seen[NGLOBALS + K_KEY];
+	/* A default half given, or the one-certificate case: both needed. */
+	if (has_cert || has_key || own == 0 || c->ndomains == 0) {
+		if (!has_cert)
+			diag_add(p->diag, 1, "%s: 'cert' is missing (the "
+			    "certificate chain for mta-sts.<domain>)",
+			    c->file);
+		if (!has_key)
+			diag_add(p->diag, 1, "%s: 'key' is missing (the "
+			    "certificate's private key)", c->file);
+		return;
+	}
+	for (i = 0; i < c->ndomains; i++)
+		if (c->domains[i].cert == NULL && c->domains[i].key == NULL)
+			diag_add(p->diag, 1, "%s:%d: domain %s: no certificate:"
+			    " give 'cert' and 'key' in its block, or before "
+			    "the first domain as the default", c->file,
+			    c->domains[i].line, c->domains[i].name);
+}
+
+/*
  * Parse a whole config held in buf (len bytes); file names it in
  * messages. Returns a conf when diag has no errors, else NULL; warnings
  * may be in diag either way. The caller frees with conf_free().
@@ -690,12 +745,9 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 			break;
 	}
 
-	if (c->cert == NULL && !given(&p, "cert"))
-		diag_add(diag, 1, "%s: 'cert' is missing (the certificate "
-		    "chain for mta-sts.<domain>)", file);
-	if (c->key == NULL && !given(&p, "key"))
-		diag_add(diag, 1, "%s: 'key' is missing (the certificate's "
-		    "private key)", file);
+	end_block(&p);
+	p.cur = &p.defaults;
+	check_certs(&p);
 	if (p.domain_lines == 0)
 		diag_add(diag, 1, "%s: no 'domain' configured", file);
 	for (i = 0; i < c->ndomains; i++)

@@ -84,8 +84,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **req)
 {
 	static int		 started;
+	const union MHD_ConnectionInfo	*ci;
 	const struct site	*s;
 	struct hosts		 h = { NULL, 0 };
+	const char		*sni = NULL;
 	int			 safe;
 
 	(void)cls;
@@ -107,7 +109,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &h);
-	s = h.count == 1 ? snap_route(snap, method, url, h.value) : NULL;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		sni = bridge_sni_of(ci->connect_fd);
+	s = h.count == 1 ? snap_route(snap, method, url, h.value, sni) : NULL;
 	if (s != NULL)
 		return MHD_queue_response(c, MHD_HTTP_OK, s->resp);
 	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, snap->notfound);

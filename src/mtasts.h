@@ -43,6 +43,20 @@ void	 diag_add(struct diag *, int is_err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 diag_free(struct diag *);
 
+/* hmap.c: case-insensitive string -> pointer map, for Host and SNI. */
+struct hmap {
+	struct hent {
+		const char	*key;
+		size_t		 len;
+		void		*val;
+	}	*e;
+	size_t	 cap;
+};
+int	 hmap_init(struct hmap *, size_t n);
+void	 hmap_put(struct hmap *, const char *key, void *val);
+void	*hmap_get(const struct hmap *, const char *key, size_t len);
+void	 hmap_free(struct hmap *);
+
 /* policy.c: RFC 8461 policy rules and rendering. */
 enum sts_mode { MODE_UNSET = -1, MODE_ENFORCE, MODE_TESTING, MODE_NONE };
 int		 policy_mode_parse(const char *);
@@ -71,6 +85,8 @@ struct conf_domain {
 	int		*mx_line;
 	size_t		 nmx;
 	char		*rua;		/* NULL: no TLSRPT record */
+	char		*cert;		/* NULL: the default (global) one */
+	char		*key;
 	unsigned	 invalid;	/* bit per key whose value was rejected */
 };
 
@@ -78,8 +94,8 @@ struct conf {
 	char			*file;
 	struct conf_listen	*listen;
 	size_t			 nlisten;
-	char			*cert;
-	char			*key;
+	char			*cert;	/* default certificate; may be NULL */
+	char			*key;	/* when every domain has its own */
 	char			*state_dir;
 	int			 max_conns;
 	int			 handshake_timeout;	/* seconds */
@@ -137,6 +153,7 @@ struct site {
 struct snapshot {
 	struct site		*sites;
 	size_t			 nsites;
+	struct hmap		 hosts;	/* "mta-sts.<domain>" -> site */
 	struct MHD_Response	*notfound;
 	struct tls		*tls;
 };
@@ -144,8 +161,9 @@ struct snapshot {
 struct snapshot	*snap_build(const struct conf *, time_t now, char *err,
 		    size_t errlen);
 void		 snap_free(struct snapshot *);
+int		 snap_index(struct snapshot *);
 const struct site *snap_route(const struct snapshot *, const char *method,
-		    const char *url, const char *host);
+		    const char *url, const char *host, const char *sni);
 
 /* http.c: the libmicrohttpd daemon, driven from our loop. */
 int	 http_start(const struct conf *);
@@ -164,6 +182,8 @@ void	 bridge_print_listeners(void);
 void	 bridge_publish(struct tls *);
 int	 bridge_expire(void);
 void	 bridge_close_all(void);
+void	 bridge_sni(const void *ssl, const char *name, size_t len);
+const char *bridge_sni_of(int fd);
 
 /* watch.c: notices changed config, certificate and key files. */
 int	 watch_init(int mode, void (*on_change)(void));

@@ -100,12 +100,26 @@ announce(const struct conf *c, const struct conf_domain *d,
 	free(rec);
 }
 
+/* The config file and every certificate and key it names. */
 static void
 watch_files(const struct conf *c)
 {
-	const char	*files[3] = { c->file, c->cert, c->key };
+	const char	**files;
+	size_t		  i, n = 0;
 
-	watch_set(files, 3);
+	if ((files = calloc(3 + 2 * c->ndomains, sizeof(*files))) == NULL) {
+		log_warnx("out of memory: files are not watched");
+		return;
+	}
+	files[n++] = c->file;
+	files[n++] = c->cert;
+	files[n++] = c->key;
+	for (i = 0; i < c->ndomains; i++) {
+		files[n++] = c->domains[i].cert;
+		files[n++] = c->domains[i].key;
+	}
+	watch_set(files, n);
+	free(files);
 }
 
 static int

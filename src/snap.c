@@ -27,6 +27,7 @@ snap_free(struct snapshot *s)
 		http_response_free(s->sites[i].resp);
 	}
 	free(s->sites);
+	hmap_free(&s->hosts);
 	http_response_free(s->notfound);
 	tls_unref(s->tls);
 	free(s);
@@ -76,6 +77,8 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 		    site->policy_len)) == NULL)
 			goto oom;
 	}
+	if (snap_index(s) == -1)
+		goto oom;
 	for (i = 0; i < s->nsites; i++) {
 		site = &s->sites[i];
 		if (state_sync(c->state_dir, site->domain, site->policy,
@@ -93,46 +96,61 @@ fail:
 	return NULL;
 }
 
-/*
- * Does the Host header value h name host? Case-insensitive, with an
- * optional trailing dot and an optional ":port".
- */
-static int
-host_match(const char *host, const char *h)
+/* Index the sites by host name. Returns 0, or -1 if out of memory. */
+int
+snap_index(struct snapshot *s)
 {
-	size_t	n = strlen(host);
+	size_t	i;
 
-	if (strncasecmp(h, host, n) != 0)
-		return 0;
-	h += n;
-	if (*h == '.')
-		h++;
-	if (*h == ':') {
-		h++;
-		n = strspn(h, "0123456789");
-		if (n == 0 || n > 5)
-			return 0;
-		h += n;
-	}
-	return *h == '\0';
+	if (hmap_init(&s->hosts, s->nsites) == -1)
+		return -1;
+	for (i = 0; i < s->nsites; i++)
+		hmap_put(&s->hosts, s->sites[i].host, &s->sites[i]);
+	return 0;
+}
+
+/*
+ * The length of the name in a Host header value or SNI: without an
+ * optional ":port" and one optional trailing dot; -1 if malformed.
+ */
+static ssize_t
+name_len(const char *h)
+{
+	const char	*colon = strchr(h, ':');
+	size_t		 len, n;
+
+	if (colon != NULL) {
+		n = strspn(colon + 1, "0123456789");
+		if (n == 0 || n > 5 || colon[1 + n] != '\0')
+			return -1;
+		len = (size_t)(colon - h);
+	} else
+		len = strlen(h);
+	if (len > 0 && h[len - 1] == '.')
+		len--;
+	return len > 0 && h[len - 1] != '.' ? (ssize_t)len : -1;
 }
 
 /*
  * The strict rule: GET or HEAD of exactly the policy path (MHD has cut
  * off any query string) on a Host naming one of our sites returns that
  * site; anything else returns NULL, which the caller answers with 404.
+ * When the client sent an SNI, it must name the same site as Host.
  */
 const struct site *
 snap_route(const struct snapshot *s, const char *method, const char *url,
-    const char *host)
+    const char *host, const char *sni)
 {
-	size_t	i;
+	const struct site	*site;
+	ssize_t			 len;
 
 	if (s == NULL || host == NULL || strcmp(url, POLICY_PATH) != 0 ||
-	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
+	    (len = name_len(host)) == -1 ||
+	    (site = hmap_get(&s->hosts, host, (size_t)len)) == NULL)
 		return NULL;
-	for (i = 0; i < s->nsites; i++)
-		if (host_match(s->sites[i].host, host))
-			return &s->sites[i];
-	return NULL;
+	if (sni != NULL && ((len = name_len(sni)) == -1 ||
+	    hmap_get(&s->hosts, sni, (size_t)len) != site))
+		return NULL;
+	return site;
 }

@@ -29,7 +29,6 @@
 #define BURST_MAX_MS	1000	/* but reload at most this long after it began */
 #define POLL_MS		5000
 #define MAX_LINKS	8
-#define MAX_ENTRIES	64
 
 struct entry {
 	int	 wd;
@@ -46,10 +45,12 @@ struct fstamp {
 
 static struct ev	 ino_ev = { -1, 0, NULL };
 static int		 mode = WATCH_INOTIFY;
-static struct entry	 entries[MAX_ENTRIES];
-static size_t		 nentries;
-static char		*paths[4];
-static struct fstamp	 stamps[4][MAX_LINKS + 1];
+typedef struct fstamp	 chain_stamps[MAX_LINKS + 1];
+
+static struct entry	*entries;
+static size_t		 nentries, centries;
+static char		**paths;
+static chain_stamps	*stamps;
 static size_t		 npaths;
 static int64_t		 due = -1, burst_start = -1, next_poll = -1;
 static void		(*on_change)(void);
@@ -143,10 +144,17 @@ add_entry(const char *dir, const char *name, size_t pi, size_t li)
 {
 	int	wd;
 
+	struct entry	*ne;
+
 	(void)pi;
 	(void)li;
-	if (nentries == MAX_ENTRIES)
-		return;
+	if (nentries == centries) {
+		ne = realloc(entries, (centries + 16) * sizeof(*ne));
+		if (ne == NULL)
+			return;
+		entries = ne;
+		centries += 16;
+	}
 	wd = inotify_add_watch(ino_ev.fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
 	    IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY |
 	    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
@@ -182,14 +190,19 @@ stamp(const char *dir, const char *name, size_t pi, size_t li)
 static int
 restamp(void)
 {
-	struct fstamp	old[4][MAX_LINKS + 1];
-	size_t		i;
+	chain_stamps	*old;
+	size_t		 i, size = npaths * sizeof(*stamps);
+	int		 changed;
 
-	memcpy(old, stamps, sizeof(old));
-	memset(stamps, 0, sizeof(stamps));
+	if ((old = malloc(size + 1)) == NULL)
+		return 1;
+	memcpy(old, stamps, size);
+	memset(stamps, 0, size);
 	for (i = 0; i < npaths; i++)
 		walk_chain(paths[i], stamp, i);
-	return memcmp(old, stamps, sizeof(old)) != 0;
+	changed = memcmp(old, stamps, size) != 0;
+	free(old);
+	return changed;
 }
 
 /*
@@ -217,19 +230,46 @@ watch_init(int m, void (*cb)(void))
 	return 0;
 }
 
-/* Watch these files (up to 4) from now on, replacing the previous set. */
+static void
+free_paths(void)
+{
+	while (npaths > 0)
+		free(paths[--npaths]);
+	free(paths);
+	free(stamps);
+	paths = NULL;
+	stamps = NULL;
+}
+
+/*
+ * Watch these files from now on, replacing the previous set; NULLs and
+ * repeats are skipped.
+ */
 void
 watch_set(const char *const *files, size_t n)
 {
-	struct entry	old[MAX_ENTRIES];
-	size_t		i, j, nold = nentries;
+	struct entry	*old = entries;
+	struct hmap	 seen = { NULL, 0 };
+	size_t		 i, j, nold = nentries;
 
-	for (i = 0; i < npaths; i++)
-		free(paths[i]);
-	npaths = 0;
-	for (i = 0; i < n && i < 4; i++)
-		if (files[i] != NULL && (paths[npaths] = strdup(files[i])))
-			npaths++;
+	free_paths();
+	if ((paths = calloc(n + 1, sizeof(*paths))) == NULL ||
+	    (stamps = calloc(n + 1, sizeof(*stamps))) == NULL ||
+	    hmap_init(&seen, n) == -1) {
+		log_warnx("watch: out of memory");
+		free_paths();
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (files[i] == NULL ||
+		    hmap_get(&seen, files[i], strlen(files[i])) != NULL)
+			continue;
+		if ((paths[npaths] = strdup(files[i])) == NULL)
+			break;
+		hmap_put(&seen, paths[npaths], paths[npaths]);
+		npaths++;
+	}
+	hmap_free(&seen);
 	if (mode == WATCH_POLL) {
 		restamp();
 		next_poll = now_ms() + POLL_MS;
@@ -238,8 +278,8 @@ watch_set(const char *const *files, size_t n)
 	if (mode != WATCH_INOTIFY)
 		return;
 	/* Add the new set first, so no event falls between two sets. */
-	memcpy(old, entries, sizeof(old));
-	nentries = 0;
+	entries = NULL;
+	nentries = centries = 0;
 	for (i = 0; i < npaths; i++)
 		walk_chain(paths[i], add_entry, i);
 	for (i = 0; i < nold; i++) {
@@ -250,6 +290,7 @@ watch_set(const char *const *files, size_t n)
 			inotify_rm_watch(ino_ev.fd, old[i].wd);
 		free(old[i].name);
 	}
+	free(old);
 }
 
 /* Timers: run the callback when a burst is over. Returns ms to wait. */
@@ -286,8 +327,8 @@ watch_free(void)
 	}
 	for (i = 0; i < nentries; i++)
 		free(entries[i].name);
-	nentries = 0;
-	for (i = 0; i < npaths; i++)
-		free(paths[i]);
-	npaths = 0;
+	free(entries);
+	entries = NULL;
+	nentries = centries = 0;
+	free_paths();
 }

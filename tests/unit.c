@@ -341,27 +341,39 @@ test_route(void)
 	static const struct {
 		const char	*method, *url, *host;
 		int		 site;	/* -1: 404 */
+		const char	*sni;	/* NULL: the client sent none */
 	} t[] = {
-		{ "GET", POLICY_PATH, "mta-sts.example.com", 0 },
-		{ "HEAD", POLICY_PATH, "mta-sts.example.com", 0 },
-		{ "GET", POLICY_PATH, "MTA-STS.Example.COM", 0 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com.", 0 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com:443", 0 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com.:8443", 0 },
-		{ "GET", POLICY_PATH, "mta-sts.example.net", 1 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com:", -1 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com:123456", -1 },
-		{ "GET", POLICY_PATH, "mta-sts.example.com..", -1 },
-		{ "GET", POLICY_PATH, "mta-sts.example.co", -1 },
-		{ "GET", POLICY_PATH, "xmta-sts.example.com", -1 },
-		{ "GET", POLICY_PATH, "example.com", -1 },
-		{ "GET", POLICY_PATH, "", -1 },
-		{ "GET", POLICY_PATH, NULL, -1 },
-		{ "get", POLICY_PATH, "mta-sts.example.com", -1 },
-		{ "POST", POLICY_PATH, "mta-sts.example.com", -1 },
-		{ "GET", "/.well-known/mta-sts.txt/", "mta-sts.example.com", -1 },
-		{ "GET", "/.well-known/MTA-STS.TXT", "mta-sts.example.com", -1 },
-		{ "GET", "/", "mta-sts.example.com", -1 },
+		{ "GET", POLICY_PATH, "mta-sts.example.com", 0,
+		  "mta-sts.example.com" },
+		{ "GET", POLICY_PATH, "mta-sts.example.com:443", 0,
+		  "MTA-STS.example.com" },
+		{ "GET", POLICY_PATH, "mta-sts.example.net", -1,
+		  "mta-sts.example.com" },
+		{ "GET", POLICY_PATH, "mta-sts.example.com", -1,
+		  "mta-sts.example.net" },
+		{ "GET", POLICY_PATH, "mta-sts.example.com", -1,
+		  "unknown.example" },
+		{ "GET", POLICY_PATH, "mta-sts.example.com", -1, "." },
+		{ "GET", POLICY_PATH, "mta-sts.example.com", 0, NULL },
+		{ "HEAD", POLICY_PATH, "mta-sts.example.com", 0, NULL },
+		{ "GET", POLICY_PATH, "MTA-STS.Example.COM", 0, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com.", 0, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com:443", 0, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com.:8443", 0, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.net", 1, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com:", -1, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com:123456", -1, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.com..", -1, NULL },
+		{ "GET", POLICY_PATH, "mta-sts.example.co", -1, NULL },
+		{ "GET", POLICY_PATH, "xmta-sts.example.com", -1, NULL },
+		{ "GET", POLICY_PATH, "example.com", -1, NULL },
+		{ "GET", POLICY_PATH, "", -1, NULL },
+		{ "GET", POLICY_PATH, NULL, -1, NULL },
+		{ "get", POLICY_PATH, "mta-sts.example.com", -1, NULL },
+		{ "POST", POLICY_PATH, "mta-sts.example.com", -1, NULL },
+		{ "GET", "/.well-known/mta-sts.txt/", "mta-sts.example.com", -1, NULL },
+		{ "GET", "/.well-known/MTA-STS.TXT", "mta-sts.example.com", -1, NULL },
+		{ "GET", "/", "mta-sts.example.com", -1, NULL },
 	};
 	char	what[300];
 	size_t	i;
@@ -372,15 +384,44 @@ test_route(void)
 	memset(&s, 0, sizeof(s));
 	s.sites = sites;
 	s.nsites = 2;
+	check(snap_index(&s) == 0, "index sites by host", NULL);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const struct site *r = snap_route(&s, t[i].method, t[i].url,
-		    t[i].host);
-		snprintf(what, sizeof(what), "route %s %s Host '%s' -> %s",
-		    t[i].method, t[i].url, t[i].host ? t[i].host : "(none)",
+		    t[i].host, t[i].sni);
+		snprintf(what, sizeof(what), "route %s %s Host '%s' SNI '%s' "
+		    "-> %s", t[i].method, t[i].url,
+		    t[i].host ? t[i].host : "(none)",
+		    t[i].sni ? t[i].sni : "(none)",
 		    t[i].site == -1 ? "404" : sites[t[i].site].host);
 		check(t[i].site == -1 ? r == NULL : r == &sites[t[i].site],
 		    what, NULL);
 	}
+	hmap_free(&s.hosts);
+}
+
+static void
+test_hmap(void)
+{
+	struct hmap	 m;
+	char		 keys[3000][24];
+	size_t		 i, bad = 0;
+
+	check(hmap_init(&m, 3000) == 0, "hmap for 3000 keys", NULL);
+	for (i = 0; i < 3000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "mta-sts.d%zu.example", i);
+		hmap_put(&m, keys[i], keys[i]);
+	}
+	for (i = 0; i < 3000; i++)
+		if (hmap_get(&m, keys[i], strlen(keys[i])) != keys[i])
+			bad++;
+	check(bad == 0, "hmap finds all 3000 keys", NULL);
+	check(hmap_get(&m, "MTA-STS.D7.EXAMPLE", 18) == keys[7],
+	    "hmap is case-insensitive", NULL);
+	check(hmap_get(&m, "mta-sts.d7.example.", 18) == keys[7],
+	    "hmap takes a length", NULL);
+	check(hmap_get(&m, "mta-sts.d3000.example", 21) == NULL,
+	    "hmap: absent key", NULL);
+	hmap_free(&m);
 }
 
 int
@@ -393,5 +434,6 @@ main(void)
 	test_dns();
 	test_ids();
 	test_route();
+	test_hmap();
 	return failures != 0;
 }

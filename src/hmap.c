@@ -1,0 +1,76 @@
+/*
+ * hmap.c: a fixed-size, case-insensitive string map (open addressing,
+ * linear probing) for looking up a Host header or an SNI name among
+ * thousands of domains without a scan. Keys are not copied: the caller
+ * keeps them alive as long as the map.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mtasts.h"
+
+static uint32_t
+hash(const char *s, size_t len)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a */
+	size_t		i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (uint32_t)tolower((unsigned char)s[i]);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Room for n keys. Returns 0, or -1 if out of memory. */
+int
+hmap_init(struct hmap *m, size_t n)
+{
+	m->cap = 16;
+	while (m->cap < 2 * n)
+		m->cap *= 2;
+	m->e = calloc(m->cap, sizeof(*m->e));
+	return m->e != NULL ? 0 : -1;
+}
+
+/* Map key (NUL-terminated) to val; a key already there is replaced. */
+void
+hmap_put(struct hmap *m, const char *key, void *val)
+{
+	size_t	len = strlen(key), i;
+
+	for (i = hash(key, len) & (m->cap - 1); m->e[i].key != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		if (m->e[i].len == len && strncasecmp(m->e[i].key, key,
+		    len) == 0)
+			break;
+	m->e[i].key = key;
+	m->e[i].len = len;
+	m->e[i].val = val;
+}
+
+/* The value of the len bytes at key, any case; NULL if absent. */
+void *
+hmap_get(const struct hmap *m, const char *key, size_t len)
+{
+	size_t	i;
+
+	if (m->e == NULL)
+		return NULL;
+	for (i = hash(key, len) & (m->cap - 1); m->e[i].key != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		if (m->e[i].len == len && strncasecmp(m->e[i].key, key,
+		    len) == 0)
+			return m->e[i].val;
+	return NULL;
+}
+
+void
+hmap_free(struct hmap *m)
+{
+	free(m->e);
+	m->e = NULL;
+	m->cap = 0;
+}
