@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,12 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
 		return;
 	}
 	nconns++;
+	/*
+	 * mbedTLS sends each handshake message, and we each relayed chunk,
+	 * with its own send(): with Nagle on, the client's delayed ACK adds
+	 * 40 ms to every handshake.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->tcp.fd = fd;
 	c->tcp.cb = tcp_ready;
 	c->sp.fd = -1;

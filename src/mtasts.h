@@ -136,6 +136,8 @@ struct tls	*tls_ref(struct tls *);
 void		 tls_unref(struct tls *);
 const void	*tls_ssl_config(const struct tls *);
 void		 tls_check(const struct conf *, time_t now, struct diag *);
+void		 tls_check_loaded(const struct tls *, const struct conf *,
+		    time_t now, struct diag *);
 void		 tls_strerror(int ret, char *buf, size_t len);
 const char	*tls_version(void);
 

@@ -31,12 +31,12 @@ static struct ev	 sig_ev;
  * but the admin must hear of it.
  */
 static void
-cert_warnings(const struct conf *c)
+cert_warnings(const struct conf *c, const struct snapshot *s)
 {
 	struct diag	d = { 0 };
 	size_t		i;
 
-	tls_check(c, time(NULL), &d);
+	tls_check_loaded(s->tls, c, time(NULL), &d);
 	for (i = 0; i < d.n; i++)
 		log_warnx("%s", d.msg[i]);
 	diag_free(&d);
@@ -213,7 +213,7 @@ reload(const char *why)
 		conf_free(nc);
 		return;
 	}
-	cert_warnings(nc);
+	cert_warnings(nc, ns);
 
 	/* Serve first... */
 	old = snap;
@@ -320,7 +320,7 @@ serve(struct conf *c)
 		fatalx("%s", err);
 	if ((snap = snap_build(conf, time(NULL), err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	cert_warnings(conf);
+	cert_warnings(conf, snap);
 	if (loop_init() == -1)
 		fatal("epoll_create");
 	if (loop_add(&sig_ev, EPOLLIN) == -1)

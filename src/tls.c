@@ -407,25 +407,16 @@ x509_time(const mbedtls_x509_time *xt)
 	return timegm(&tm);
 }
 
-/*
- * --check: every certificate and key parses and matches, the certificate
- * serving each mta-sts.<domain> carries a DNS SAN for it, and each is
- * valid now (a warning within 14 days of expiry). Every finding goes
- * into d.
- */
-void
-tls_check(const struct conf *c, time_t now, struct diag *d)
+/* Coverage of every domain and validity of every pair, into d. */
+static void
+check_pairs(const struct conf *c, struct pair *pairs, size_t npairs,
+    time_t now, struct diag *d)
 {
-	struct pair	*pairs = NULL, *p;
-	size_t		 npairs = 0, i;
-	char		 err[512], host[300], sans[1024];
+	struct pair	*p;
+	size_t		 i;
+	char		 host[300], sans[1024];
 	time_t		 from, to;
 
-	if (tls_global_init(err, sizeof(err)) == -1) {
-		diag_add(d, 1, "%s", err);
-		return;
-	}
-	load_pairs(c, &pairs, &npairs, d, err, sizeof(err));
 	for (i = 0; i < c->ndomains; i++) {
 		snprintf(host, sizeof(host), "mta-sts.%s", c->domains[i].name);
 		p = pick(c, i, pairs, npairs, host);
@@ -457,5 +448,34 @@ tls_check(const struct conf *c, time_t now, struct diag *d)
 			    p->chain.valid_to.year, p->chain.valid_to.mon,
 			    p->chain.valid_to.day);
 	}
+}
+
+/*
+ * --check: every certificate and key parses and matches, the certificate
+ * serving each mta-sts.<domain> carries a DNS SAN for it, and each is
+ * valid now (a warning within 14 days of expiry). Every finding goes
+ * into d.
+ */
+void
+tls_check(const struct conf *c, time_t now, struct diag *d)
+{
+	struct pair	*pairs = NULL;
+	size_t		 npairs = 0;
+	char		 err[512];
+
+	if (tls_global_init(err, sizeof(err)) == -1) {
+		diag_add(d, 1, "%s", err);
+		return;
+	}
+	load_pairs(c, &pairs, &npairs, d, err, sizeof(err));
+	check_pairs(c, pairs, npairs, now, d);
 	pairs_free(pairs, npairs);
+}
+
+/* The same checks on what t (built from c) already loaded. */
+void
+tls_check_loaded(const struct tls *t, const struct conf *c, time_t now,
+    struct diag *d)
+{
+	check_pairs(c, t->pairs, t->npairs, now, d);
 }

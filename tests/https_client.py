@@ -20,19 +20,18 @@ import sys
 import time
 
 HOST = "mta-sts.example.com"
-REQ = (b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + HOST.encode() +
-       b"\r\n\r\n")
 
 
-def connect(port, ca):
-    ctx = ssl.create_default_context(cafile=ca)
+def connect(port, ca, host=HOST, ctx=None):
+    ctx = ctx or ssl.create_default_context(cafile=ca)
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname=HOST)
+    return ctx.wrap_socket(raw, server_hostname=host)
 
 
-def request(s, buf):
+def request(s, buf, host=HOST):
     """One GET on s; returns (status, body, leftover)."""
-    s.sendall(REQ)
+    s.sendall(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " +
+              host.encode() + b"\r\n\r\n")
     while b"\r\n\r\n" not in buf:
         chunk = s.recv(65536)
         if not chunk:
