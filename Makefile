@@ -92,6 +92,7 @@ test:
 bench: all
 	@bash bench/reload-latency.sh $(BIN)
 	@bash bench/idle-wakeups.sh $(BIN)
+	@bash bench/many-domains.sh $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR)
