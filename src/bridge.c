@@ -60,6 +60,7 @@ struct conn {
 	char			 name[64];	/* peer as text, for logs */
 	char			 sni[256];	/* "" when the client sent none */
 	int			 mhd_fd;	/* MHD's end, -1 before open */
+	unsigned		 requests;
 	size_t			 in_off, in_len;	/* client -> MHD */
 	size_t			 out_off, out_len;	/* MHD -> client */
 	unsigned char		 in[RELAY_BUF];
@@ -76,7 +77,8 @@ static size_t		 nlisteners;
 static struct tls	*cur_tls;
 static struct conn	**byfd;		/* MHD's fd -> its connection */
 static size_t		 nbyfd;
-static int		 nconns, max_conns, hs_timeout_ms, idle_timeout_ms;
+static int		 nconns, max_conns, max_per_ip, hs_timeout_ms;
+static int		 idle_timeout_ms;
 
 static void	conn_pump(struct conn *);
 
@@ -451,12 +453,41 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
 	}
 }
 
+static int
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}
+
+/* Open connections from ss's address (a scan: caps are router-sized). */
+static int
+count_ip(const struct sockaddr_storage *ss)
+{
+	struct list	*lists[2] = { &handshaking, &open_conns };
+	struct conn	*c;
+	int		 i, n = 0;
+
+	for (i = 0; i < 2; i++)
+		for (c = lists[i]->head; c != NULL; c = c->next)
+			if (c->state != C_DEAD && same_ip(&c->peer, ss))
+				n++;
+	return n;
+}
+
 static void
 accept_ready(struct ev *ev, uint32_t events)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
-	int			i, fd;
+	int			i, fd, nip = -1;
 
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -469,13 +500,13 @@ accept_ready(struct ev *ev, uint32_t events)
 				log_warn("accept");
 			return;
 		}
-		if (nconns >= max_conns) {
+		/* Caps: refuse at once; established ones are untouched. */
+		if (nconns >= max_conns || (nip = count_ip(&ss)) >= max_per_ip) {
 			char	name[64];
 
-			/* Refuse at once; established ones are untouched. */
-			log_debug("%s: refused: %d connections open",
-			    addr_str((struct sockaddr *)&ss, name,
-			    sizeof(name)), nconns);
+			log_debug("%s: refused: %d connections open, %d from "
+			    "its address", addr_str((struct sockaddr *)&ss,
+			    name, sizeof(name)), nconns, nip);
 			close(fd);
 			continue;
 		}
@@ -540,6 +571,7 @@ bridge_listen(const struct conf *c)
 	size_t	i;
 
 	max_conns = c->max_conns;
+	max_per_ip = c->max_conns_per_ip;
 	hs_timeout_ms = c->handshake_timeout * 1000;
 	idle_timeout_ms = c->idle_timeout * 1000;
 	for (i = 0; i < c->nlisten; i++)
@@ -601,6 +633,15 @@ bridge_sni_of(int fd)
 	    c->sni[0] == '\0')
 		return NULL;
 	return c->sni;
+}
+
+/* One more request on MHD's fd; returns how many it has had. */
+unsigned
+bridge_count_request(int fd)
+{
+	if (fd < 0 || (size_t)fd >= nbyfd || byfd[fd] == NULL)
+		return 0;
+	return ++byfd[fd]->requests;
 }
 
 /* New connections use t from now on; open ones keep theirs. */

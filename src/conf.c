@@ -22,6 +22,9 @@
 
 #define DEFAULT_MAX_AGE		604800
 #define DEFAULT_MAX_CONNS	256
+#define DEFAULT_MAX_PER_IP	32
+#define DEFAULT_MAX_REQUESTS	100
+#define DEFAULT_MAX_HEADER	8192
 #define DEFAULT_HS_TIMEOUT	10
 #define DEFAULT_IDLE_TIMEOUT	30
 #define DEFAULT_HOOK_TIMEOUT	30
@@ -52,6 +55,9 @@ static int	set_cert(struct parser *, const char *);
 static int	set_key(struct parser *, const char *);
 static int	set_state_dir(struct parser *, const char *);
 static int	set_max_conns(struct parser *, const char *);
+static int	set_max_per_ip(struct parser *, const char *);
+static int	set_max_requests(struct parser *, const char *);
+static int	set_max_header(struct parser *, const char *);
 static int	set_hs_timeout(struct parser *, const char *);
 static int	set_idle_timeout(struct parser *, const char *);
 static int	set_hook(struct parser *, const char *);
@@ -67,6 +73,9 @@ static const struct keyword globals[] = {
 	{ "listen",		K_GLOBAL, 1, set_listen },
 	{ "state_dir",		K_GLOBAL, 0, set_state_dir },
 	{ "max_connections",	K_GLOBAL, 0, set_max_conns },
+	{ "max_connections_per_ip", K_GLOBAL, 0, set_max_per_ip },
+	{ "max_requests",	K_GLOBAL, 0, set_max_requests },
+	{ "max_header_size",	K_GLOBAL, 0, set_max_header },
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
 	{ "idle_timeout",	K_GLOBAL, 0, set_idle_timeout },
 	{ "hook",		K_GLOBAL, 0, set_hook },
@@ -182,6 +191,27 @@ set_max_conns(struct parser *p, const char *v)
 {
 	return set_int(p, "max_connections", v, 1, 100000,
 	    &p->conf->max_conns);
+}
+
+static int
+set_max_per_ip(struct parser *p, const char *v)
+{
+	return set_int(p, "max_connections_per_ip", v, 1, 100000,
+	    &p->conf->max_conns_per_ip);
+}
+
+static int
+set_max_requests(struct parser *p, const char *v)
+{
+	return set_int(p, "max_requests", v, 1, 1000000,
+	    &p->conf->max_requests);
+}
+
+static int
+set_max_header(struct parser *p, const char *v)
+{
+	return set_int(p, "max_header_size", v, 2048, 65536,
+	    &p->conf->max_header_size);
 }
 
 static int
@@ -714,6 +744,9 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 		return NULL;
 	}
 	c->max_conns = DEFAULT_MAX_CONNS;
+	c->max_conns_per_ip = DEFAULT_MAX_PER_IP;
+	c->max_requests = DEFAULT_MAX_REQUESTS;
+	c->max_header_size = DEFAULT_MAX_HEADER;
 	c->handshake_timeout = DEFAULT_HS_TIMEOUT;
 	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	c->hook_timeout = DEFAULT_HOOK_TIMEOUT;

@@ -17,10 +17,9 @@
 
 #include "mtasts.h"
 
-#define HEADER_MEMORY	16384	/* per-connection MHD pool: request head */
-
 static struct MHD_Daemon	*mhd;
 static struct snapshot		*snap;
+static unsigned			 max_requests;
 static struct ev		 mhd_ev;
 
 const char *
@@ -88,7 +87,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	const struct site	*s;
 	struct hosts		 h = { NULL, 0 };
 	const char		*sni = NULL;
-	int			 safe;
+	int			 safe, last = 0;
 
 	(void)cls;
 	(void)version;
@@ -110,17 +109,25 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &h);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL)
+	if (ci != NULL) {
 		sni = bridge_sni_of(ci->connect_fd);
+		/* The last request a connection may make closes it. */
+		last = bridge_count_request(ci->connect_fd) >= max_requests;
+	}
 	s = h.count == 1 ? snap_route(snap, method, url, h.value, sni) : NULL;
 	if (s != NULL)
-		return MHD_queue_response(c, MHD_HTTP_OK, s->resp);
-	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, snap->notfound);
+		return MHD_queue_response(c, MHD_HTTP_OK,
+		    last ? s->resp_close : s->resp);
+	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND,
+	    last ? snap->notfound_close : snap->notfound);
 }
 
-/* A text/plain response owning a copy of body; NULL if out of memory. */
+/*
+ * A text/plain response owning a copy of body, with "Connection: close"
+ * if close is set; NULL if out of memory.
+ */
 struct MHD_Response *
-http_response(const char *body, size_t len)
+http_response(const char *body, size_t len, int close)
 {
 	struct MHD_Response	*r;
 
@@ -129,7 +136,9 @@ http_response(const char *body, size_t len)
 	if (r == NULL)
 		return NULL;
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain") != MHD_YES) {
+	    "text/plain") != MHD_YES || (close &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") !=
+	    MHD_YES)) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
@@ -158,13 +167,14 @@ http_start(const struct conf *c)
 {
 	const union MHD_DaemonInfo	*info;
 
+	max_requests = (unsigned)c->max_requests;
 	mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->idle_timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_conns,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_size,
 	    MHD_OPTION_END);
 	if (mhd == NULL) {
 		log_warnx("cannot start libmicrohttpd (built without epoll?)");

@@ -98,6 +98,9 @@ struct conf {
 	char			*key;	/* when every domain has its own */
 	char			*state_dir;
 	int			 max_conns;
+	int			 max_conns_per_ip;
+	int			 max_requests;	/* per connection */
+	int			 max_header_size;	/* bytes */
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */
 	char			*hook;
@@ -150,6 +153,7 @@ struct site {
 	char		 id[ID_MAX + 1];
 	int		 id_is_new;
 	struct MHD_Response *resp;
+	struct MHD_Response *resp_close;	/* the same, "Connection: close" */
 };
 
 struct snapshot {
@@ -157,6 +161,7 @@ struct snapshot {
 	size_t			 nsites;
 	struct hmap		 hosts;	/* "mta-sts.<domain>" -> site */
 	struct MHD_Response	*notfound;
+	struct MHD_Response	*notfound_close;
 	struct tls		*tls;
 };
 
@@ -172,7 +177,7 @@ int	 http_start(const struct conf *);
 void	 http_stop(void);
 void	 http_publish(struct snapshot *);
 int	 http_add_connection(int fd, const struct sockaddr *, socklen_t);
-struct MHD_Response *http_response(const char *body, size_t len);
+struct MHD_Response *http_response(const char *body, size_t len, int close);
 void	 http_response_free(struct MHD_Response *);
 void	 http_run(void);
 int	 http_timeout_ms(void);
@@ -186,6 +191,7 @@ int	 bridge_expire(void);
 void	 bridge_close_all(void);
 void	 bridge_sni(const void *ssl, const char *name, size_t len);
 const char *bridge_sni_of(int fd);
+unsigned bridge_count_request(int fd);
 
 /* watch.c: notices changed config, certificate and key files. */
 int	 watch_init(int mode, void (*on_change)(void));

@@ -156,6 +156,9 @@ keep_restart_only(struct conf *old, struct conf *nc)
 		nc->field = old->field;					\
 	}
 	KEEP(max_conns, "max_connections");
+	KEEP(max_conns_per_ip, "max_connections_per_ip");
+	KEEP(max_requests, "max_requests");
+	KEEP(max_header_size, "max_header_size");
 	KEEP(idle_timeout, "idle_timeout");
 	KEEP(handshake_timeout, "handshake_timeout");
 	KEEP(watch, "watch");

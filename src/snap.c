@@ -25,10 +25,12 @@ snap_free(struct snapshot *s)
 		free(s->sites[i].host);
 		free(s->sites[i].policy);
 		http_response_free(s->sites[i].resp);
+		http_response_free(s->sites[i].resp_close);
 	}
 	free(s->sites);
 	hmap_free(&s->hosts);
 	http_response_free(s->notfound);
+	http_response_free(s->notfound_close);
 	tls_unref(s->tls);
 	free(s);
 }
@@ -57,7 +59,9 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 	if ((s->tls = tls_new(c, err, errlen)) == NULL)
 		goto fail;
 	if ((s->notfound = http_response(NOT_FOUND_BODY,
-	    strlen(NOT_FOUND_BODY))) == NULL)
+	    strlen(NOT_FOUND_BODY), 0)) == NULL ||
+	    (s->notfound_close = http_response(NOT_FOUND_BODY,
+	    strlen(NOT_FOUND_BODY), 1)) == NULL)
 		goto oom;
 	for (i = 0; i < c->ndomains; i++) {
 		site = &s->sites[i];
@@ -74,7 +78,9 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 			goto fail;
 		}
 		if ((site->resp = http_response(site->policy,
-		    site->policy_len)) == NULL)
+		    site->policy_len, 0)) == NULL ||
+		    (site->resp_close = http_response(site->policy,
+		    site->policy_len, 1)) == NULL)
 			goto oom;
 	}
 	if (snap_index(s) == -1)
