@@ -60,6 +60,8 @@ static int	set_max_requests(struct parser *, const char *);
 static int	set_max_header(struct parser *, const char *);
 static int	set_hs_timeout(struct parser *, const char *);
 static int	set_idle_timeout(struct parser *, const char *);
+static int	set_user(struct parser *, const char *);
+static int	set_group(struct parser *, const char *);
 static int	set_hook(struct parser *, const char *);
 static int	set_hook_timeout(struct parser *, const char *);
 static int	set_watch(struct parser *, const char *);
@@ -78,6 +80,8 @@ static const struct keyword globals[] = {
 	{ "max_header_size",	K_GLOBAL, 0, set_max_header },
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
 	{ "idle_timeout",	K_GLOBAL, 0, set_idle_timeout },
+	{ "user",		K_GLOBAL, 0, set_user },
+	{ "group",		K_GLOBAL, 0, set_group },
 	{ "hook",		K_GLOBAL, 0, set_hook },
 	{ "hook_timeout",	K_GLOBAL, 0, set_hook_timeout },
 	{ "watch",		K_GLOBAL, 0, set_watch },
@@ -225,6 +229,18 @@ static int
 set_idle_timeout(struct parser *p, const char *v)
 {
 	return set_int(p, "idle_timeout", v, 1, 3600, &p->conf->idle_timeout);
+}
+
+static int
+set_user(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->user, v);
+}
+
+static int
+set_group(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->group, v);
 }
 
 static int
@@ -862,6 +878,8 @@ conf_free(struct conf *c)
 	free(c->key);
 	free(c->state_dir);
 	free(c->hook);
+	free(c->user);
+	free(c->group);
 	free(c->file);
 	free(c);
 }

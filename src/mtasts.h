@@ -103,6 +103,8 @@ struct conf {
 	int			 max_header_size;	/* bytes */
 	int			 handshake_timeout;	/* seconds */
 	int			 idle_timeout;		/* seconds */
+	char			*user;	/* drop to this user when root */
+	char			*group;
 	char			*hook;
 	int			 hook_timeout;		/* seconds */
 	int			 watch;		/* enum watch_mode */
@@ -205,6 +207,9 @@ int	 hook_run(const char *path, int timeout_s, const char *domain,
 void	 hook_reap(void);
 int	 hook_expire(void);
 void	 hook_stop(void);
+
+/* priv.c: dropping root after start-up. */
+void	 priv_drop(const struct conf *);
 
 /* serve.c: the running server: start, reload, announce, stop. */
 int	 serve(struct conf *);

@@ -162,6 +162,13 @@ keep_restart_only(struct conf *old, struct conf *nc)
 	KEEP(idle_timeout, "idle_timeout");
 	KEEP(handshake_timeout, "handshake_timeout");
 	KEEP(watch, "watch");
+	if ((nc->user == NULL) != (old->user == NULL) || (nc->user != NULL &&
+	    strcmp(nc->user, old->user) != 0) || (nc->group == NULL) !=
+	    (old->group == NULL) || (nc->group != NULL &&
+	    strcmp(nc->group, old->group) != 0))
+		log_warnx("%s: 'user' or 'group' changed: restart "
+		    "mtasts-httpd to apply it; the rest of the change is "
+		    "applied", nc->file);
 #undef KEEP
 	if (!same_listen(old, nc))
 		log_warnx("%s: 'listen' changed: restart mtasts-httpd to "
@@ -332,6 +339,7 @@ serve(struct conf *c)
 	    watch_init(conf->watch, on_change) == -1)
 		exit(1);
 	watch_files(conf);
+	priv_drop(conf);	/* sockets bound, certificates loaded */
 	http_publish(snap);
 	bridge_publish(snap->tls);
 	bridge_print_listeners();

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -129,6 +131,15 @@ load_pair(const char *certfile, const char *keyfile, mbedtls_x509_crt *chain,
 	char	e[128];
 	int	ret;
 
+	/* mbedTLS says only "file I/O error": say why, e.g. after a drop. */
+	if (access(certfile, R_OK) == -1) {
+		snprintf(err, errlen, "cert %s: %s", certfile, strerror(errno));
+		return -1;
+	}
+	if (access(keyfile, R_OK) == -1) {
+		snprintf(err, errlen, "key %s: %s", keyfile, strerror(errno));
+		return -1;
+	}
 	if ((ret = mbedtls_x509_crt_parse_file(chain, certfile)) != 0) {
 		tls_strerror(ret, e, sizeof(e));
 		if (ret > 0)
