@@ -26,6 +26,13 @@ ifeq ($(SAN),1)
 SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		  -fno-sanitize-recover=undefined
 endif
+# libFuzzer harnesses (clang): make fuzz-build, make fuzz
+ifeq ($(FUZZ),1)
+SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
+		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+FUZZERS		= fuzz_conf fuzz_name fuzz_route
+FUZZ_TIME	?= 600
 
 # Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
 MBEDTLS_LIBS	?= $(shell pkg-config --libs mbedtls mbedx509 mbedcrypto \
@@ -45,7 +52,8 @@ LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
 
-.PHONY: all deps run test bench install uninstall clean
+.PHONY: all deps run test bench fuzzers fuzz-build fuzz install uninstall \
+	clean
 
 all: $(BIN) $(UNIT)
 
@@ -62,6 +70,20 @@ $(BIN): $(LIB_OBJS) $(BUILD)/main.o
 
 $(UNIT): $(LIB_OBJS) $(BUILD)/unit.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Isrc -fsanitize=fuzzer $(LDFLAGS) \
+	    -o $@ $^ $(LIBS)
+
+fuzzers: $(FUZZERS:%=$(BUILD)/%)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang FUZZ=1 fuzzers
+
+# Each fuzzer for FUZZ_TIME seconds (default 600) on a scratch corpus
+# seeded from tests/fuzz/corpus/.
+fuzz: fuzz-build
+	@FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz/run.sh build-fuzz
 
 -include $(wildcard $(BUILD)/*.d)
 
@@ -88,6 +110,7 @@ test:
 	@sh tests/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
+	@$(MAKE) --no-print-directory fuzz-build
 	@bash tests/run.sh $(BUILD) build-san
 
 bench: all
@@ -107,4 +130,4 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
