@@ -1,7 +1,8 @@
 #!/bin/bash
 # The serve path under valgrind (plain build only; the sanitizer build
 # has its own checker): start, requests of every kind, a failed
-# handshake, an idle connection left open, SIGTERM. No errors, no leaks.
+# handshake, an idle connection left open, reloads (a change with its
+# hook, SIGHUP, an invalid config, a fix), SIGTERM. No errors, no leaks.
 . "$(dirname "$0")/lib.sh"
 
 if [ "${SANITIZED:-0}" = 1 ]; then
@@ -11,11 +12,11 @@ if ! command -v valgrind > /dev/null; then
 	skip "valgrind not installed"
 	exit 0
 fi
-write_conf "$T/c.conf" <<'C'
-domain example.com
-mode testing
-mx mail.example.com
-C
+printf '#!/bin/sh\necho "record $MTASTS_RECORD"\n' > "$T/hook"
+chmod +x "$T/hook"
+cp "$CERTS/mta-sts.fullchain.crt" "$T/cert.pem"
+cp "$CERTS/mta-sts.key" "$T/key.pem"
+conf_v 1 "hook $T/hook" > "$T/c.conf"
 WRAP="valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 --log-file=$T/vg.log" \
     WAIT_S=60 start_server "$T/c.conf" || exit 0
 eq "GET under valgrind" "$(get -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
@@ -29,6 +30,16 @@ eq "POST under valgrind" "$(get -d x=y -o /dev/null -w '%{http_code}' /.well-kno
 printf 'garbage\r\n\r\n' | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$PORT" 2>/dev/null
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"	# left open across the shutdown
 timeout 5 openssl s_client -connect "127.0.0.1:$PORT" < /dev/null > /dev/null 2>&1
+# reloads: a policy change (hook runs), SIGHUP, an invalid config, a fix
+conf_v 2 "hook $T/hook" > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
+for i in $(seq 100); do grep -q 'hook example.com: exit 0' "$SERR" && break; sleep 0.2; done
+ok "reload and hook under valgrind" grep -q 'hook example.com: exit 0' "$SERR"
+kill -HUP "$SPID"
+{ conf_v 3; echo "mode bogus"; } > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
+for i in $(seq 100); do grep -q 'reload failed' "$SERR" && break; sleep 0.2; done
+conf_v 4 > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
+for i in $(seq 100); do [ "$(get /.well-known/mta-sts.txt 2>/dev/null | grep -c m4.example.com)" = 1 ] && break; sleep 0.2; done
+eq "served the last version under valgrind" "$(get /.well-known/mta-sts.txt | grep -c 'mx: m4.example.com')" 1
 sleep 0.5
 stop_server
 exec 3<&-
