@@ -4,24 +4,12 @@
 # (SIGHUP, alternating two policies, so each one mints an id, swaps the
 # snapshot and announces), then once more after another 10 000 + 1000.
 # usage: bench/growth.sh [BIN] [CONNECTIONS] [RELOADS]
-set -eu
-cd "$(dirname "$0")/.."
-bin=${1:-build/mtasts-httpd}
 nconn=${2:-10000}
 nrel=${3:-1000}
-t=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$t"' EXIT
-sh certs/mkcert.sh "$t/certs" example.com > /dev/null
-conf() {
-	printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\n' \
-	    "$t/certs/mta-sts.fullchain.crt" "$t/certs/mta-sts.key" "$t/state"
-	printf 'watch none\ndomain example.com\nmode testing\nmx m%d.example.com\n' "$1"
-}
+. "$(dirname "$0")/lib.sh"
+conf() { bench_conf "$1" "watch none"; }
 conf 0 > "$t/c.conf"
-"$bin" -c "$t/c.conf" > "$t/out" 2> "$t/err" &
-pid=$!
-for _ in $(seq 100); do grep -q ' serving ' "$t/err" && break; sleep 0.1; done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$t/err")
+bench_start "$t/c.conf"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 priv() { awk '/Private_Dirty/ {print $2}' "/proc/$pid/smaps_rollup"; }
 conns() {

@@ -3,20 +3,12 @@
 # often it wakes (context switches from /proc, and epoll_wait calls seen
 # by strace when installed) with no client and no file change.
 # usage: bench/idle-wakeups.sh [BIN] [SECONDS]
-set -eu
-cd "$(dirname "$0")/.."
-bin=${1:-build/mtasts-httpd}
 secs=${2:-60}
-t=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$t"' EXIT
-sh certs/mkcert.sh "$t/certs" example.com > /dev/null
-printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\ndomain example.com\nmode testing\nmx mail.example.com\n' \
-    "$t/certs/mta-sts.fullchain.crt" "$t/certs/mta-sts.key" "$t/state" > "$t/c.conf"
-"$bin" -c "$t/c.conf" > "$t/out" 2> "$t/err" &
-pid=$!
+. "$(dirname "$0")/lib.sh"
+bench_conf 1 > "$t/c.conf"
+bench_start "$t/c.conf"
 sleep 2
 # one request, so the idle state is the one after serving
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$t/err")
 curl -s -o /dev/null --cacert "$t/certs/ca.crt" --resolve "mta-sts.example.com:$port:127.0.0.1" \
     "https://mta-sts.example.com:$port/.well-known/mta-sts.txt"
 sleep 1
