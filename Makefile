@@ -47,7 +47,7 @@ LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
 
 LIB_SRCS	= bridge.c conf.c diag.c dns.c hmap.c hook.c http.c log.c loop.c \
 		  priv.c \
-		  policy.c serve.c snap.c state.c tls.c watch.c
+		  policy.c serve.c snap.c state.c tls.c uci.c watch.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit

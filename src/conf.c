@@ -777,12 +777,18 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 		    file);
 		goto out;
 	}
-	if ((copy = malloc(len + 1)) == NULL) {
-		diag_add(diag, 1, "%s: out of memory", file);
-		goto out;
+	if (uci_detect(buf, len)) {
+		/* OpenWrt's /etc/config syntax: same lines, native keys */
+		if ((copy = uci_translate(file, buf, len, diag)) == NULL)
+			goto out;
+	} else {
+		if ((copy = malloc(len + 1)) == NULL) {
+			diag_add(diag, 1, "%s: out of memory", file);
+			goto out;
+		}
+		memcpy(copy, buf, len);
+		copy[len] = '\0';
 	}
-	memcpy(copy, buf, len);
-	copy[len] = '\0';
 	for (line = copy; line != NULL; line = next) {
 		p.line++;
 		if ((next = strchr(line, '\n')) != NULL)

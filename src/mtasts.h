@@ -114,6 +114,11 @@ struct conf {
 
 enum watch_mode { WATCH_INOTIFY, WATCH_POLL, WATCH_NONE };
 
+/* uci.c: OpenWrt's UCI syntax, translated line for line. */
+int		 uci_detect(const char *buf, size_t len);
+char		*uci_translate(const char *file, const char *buf, size_t len,
+		    struct diag *);
+
 struct conf	*conf_parse(const char *file, struct diag *);
 struct conf	*conf_parse_buf(const char *file, const char *buf,
 		    size_t len, struct diag *);

@@ -7,7 +7,7 @@ set -eu
 build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev openssl"
 test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       procps util-linux valgrind clang libclang-rt-14-dev python3
-      testssl.sh"
+      testssl.sh shellcheck"
 
 case "${1:-build}" in
 build) want=$build ;;
