@@ -52,8 +52,8 @@ LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
 
-.PHONY: all deps run test bench fuzzers fuzz-build fuzz install uninstall \
-	clean
+.PHONY: all deps run test bench fuzzers fuzz-build fuzz new-stack install \
+	uninstall clean
 
 all: $(BIN) $(UNIT)
 
@@ -111,7 +111,19 @@ test:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
 	@$(MAKE) --no-print-directory fuzz-build
-	@bash tests/run.sh $(BUILD) build-san
+	@$(MAKE) --no-print-directory new-stack
+	@bash tests/run.sh $(BUILD) build-san build-new
+
+# The OpenWrt 24.10 stack (mbedTLS 3.6, libmicrohttpd 1.0.1 without
+# HTTPS), built from Debian 13 sources into build-deps/ (cached), and
+# mtasts-httpd built against it into build-new/.
+NEW		= build-deps/prefix
+new-stack:
+	@bash tests/newstack.sh
+	@$(MAKE) --no-print-directory all BUILD=build-new \
+	    CPPFLAGS="-I$(NEW)/include" \
+	    MBEDTLS_LIBS="$(NEW)/lib/libmbedtls.a $(NEW)/lib/libmbedx509.a $(NEW)/lib/libmbedcrypto.a" \
+	    MHD_LIBS="$(NEW)/lib/libmicrohttpd.a"
 
 bench: all
 	@bash bench/reload-latency.sh $(BIN)
@@ -130,4 +142,4 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-new build-deps

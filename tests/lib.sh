@@ -54,7 +54,8 @@ write_conf() {
 }
 
 # start_server CONF: start, wait for the ready line, set SPID, PORT.
-# $WRAP (e.g. "ip netns exec ns") and $WAIT_S (default 20) are honoured.
+# $WRAP (e.g. "ip netns exec ns") and $WAIT_S (default 60: a start that
+# mints an id fsyncs, which can take long on a busy disk) are honoured.
 start_server() {
 	local conf=$1 i
 	SOUT=$T/server.out
@@ -62,7 +63,7 @@ start_server() {
 	# shellcheck disable=SC2086
 	${WRAP:-} "$BIN" -c "$conf" > "$SOUT" 2> "$SERR" &
 	SPID=$!
-	for ((i = 0; i < ${WAIT_S:-20} * 10; i++)); do
+	for ((i = 0; i < ${WAIT_S:-60} * 10; i++)); do
 		grep -q ' serving ' "$SERR" && break
 		kill -0 "$SPID" 2>/dev/null || break
 		sleep 0.1
@@ -71,7 +72,7 @@ start_server() {
 	if ! grep -q ' serving ' "$SERR"; then
 		fail "server did not start: $(tail -n 5 "$SERR" | tr '\n' ' ')"
 		if kill -0 "$SPID" 2>/dev/null && command -v gdb > /dev/null; then
-			echo "# still running after ${WAIT_S:-20}s; its stack:"
+			echo "# still running after ${WAIT_S:-60}s; its stack:"
 			gdb -batch -p "$SPID" -ex 'thread apply all bt' 2>&1 | grep '^#' | head -n 30
 		fi
 		return 1

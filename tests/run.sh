@@ -18,6 +18,7 @@ export CERTS=$work/certs
 sh certs/mkcert.sh "$CERTS" example.com example.net >/dev/null
 
 tests=${TESTS:-$(cd tests && ls t-*.sh | sed 's/\.sh$//')}
+export FIRST=1	# checks that do not depend on the build run in the first only
 for build in "$@"; do
 	export BIN=$top/$build/mtasts-httpd BUILD_NAME=$build
 	case $build in *san*) export SANITIZED=1 ;; *) export SANITIZED=0 ;; esac
@@ -35,6 +36,7 @@ for build in "$@"; do
 		echo "== $build: $t"
 		TEST=$t bash "tests/$t.sh" 2>&1 | sed "s/^/[$build] /"
 	done
+	FIRST=0
 done
 
 passed=$(grep -c '^pass$' "$RESULTS")

@@ -3,7 +3,7 @@
 # for a bounded time each, built by make test into build-fuzz/. Runs once,
 # in the plain build's pass. Longer runs: make fuzz.
 . "$(dirname "$0")/lib.sh"
-[ "${SANITIZED:-0}" = 1 ] && exit 0
+[ "${FIRST:-1}" = 1 ] || exit 0
 top=$(cd "$(dirname "$0")/.." && pwd)
 if ! ls "$top"/build-fuzz/fuzz_* > /dev/null 2>&1; then
 	fail "fuzzers not built (make fuzz-build needs clang)"

@@ -4,7 +4,7 @@
 # config read by the daemon, the package Makefile's required fields, the
 # procd capabilities file. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
-[ "${SANITIZED:-0}" = 1 ] && exit 0
+[ "${FIRST:-1}" = 1 ] || exit 0
 pkg=$(cd "$(dirname "$0")/../openwrt/mtasts-httpd" && pwd)
 
 if command -v shellcheck > /dev/null; then
