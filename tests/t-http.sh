@@ -94,6 +94,14 @@ ok "ALPN http/1.1" grep -q 'ALPN protocol: http/1.1' "$T/sc12"
 ok "ECDHE with an AEAD cipher" grep -Eq 'Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM|CHACHA20-POLY1305)' "$T/sc12"
 sc -tls1_2 -CAfile "$CERTS/ca.crt" -sess_in "$T/sess" > "$T/sc_resume"
 ok "session ticket resumes" grep -q '^Reused, TLSv1.2' "$T/sc_resume"
+# TLS 1.3: offered where the mbedTLS build has it (3.6), absent in 2.28
+sc -tls1_3 -CAfile "$CERTS/ca.crt" -verify_return_error > "$T/sc13"
+if "$BIN" --version | grep -q 'mbedTLS 3\.'; then
+	ok "TLS 1.3 offered (mbedTLS 3.x)" grep -q '^New, TLSv1.3' "$T/sc13"
+	ok "TLS 1.3 chain verifies" grep -q 'Verify return code: 0 (ok)' "$T/sc13"
+else
+	ok "TLS 1.3 not offered (mbedTLS 2.28 has none)" bash -c "! grep -q '^New, TLSv1.3' '$T/sc13'"
+fi
 
 # --- malformed input gets a 4xx from the HTTP layer, never a 5xx ---
 raw() { { printf "$1"; sleep 1; } | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" -servername mta-sts.example.com 2>/dev/null | head -n 1 | tr -d '\r'; }

@@ -38,3 +38,59 @@ ok "capabilities file: JSON with CAP_NET_BIND_SERVICE only" python3 -c "
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert all(v == ['CAP_NET_BIND_SERVICE'] for v in c.values()) and len(c) == 5" "$pkg/files/mtasts-httpd.capabilities"
+
+# The UCI path end to end: the daemon serves UCI configs (one domain,
+# several), and names the UCI file's lines for bad values.
+cat > "$T/one.uci" <<U
+config mtasts-httpd 'main'
+	option enabled '1'
+	list listen '127.0.0.1:0'
+	option state_dir '$T/state1'
+
+config domain
+	option name 'example.com'
+	option mode 'enforce'
+	list mx 'mail.example.com'
+	option cert '$CERTS/mta-sts.fullchain.crt'
+	option key '$CERTS/mta-sts.key'
+U
+start_server "$T/one.uci" && {
+	get -o "$T/p1" /.well-known/mta-sts.txt
+	eq "UCI, one domain: served" "$(tr -d '\r' < "$T/p1" | tr '\n' '|')" "version: STSv1|mode: enforce|mx: mail.example.com|max_age: 604800|"
+	ok "UCI, one domain: record announced" grep -q '^dns: _mta-sts.example.com. IN TXT' "$SOUT"
+	stop_server
+}
+cat > "$T/two.uci" <<U
+config mtasts-httpd 'main'
+	list listen '127.0.0.1:0'
+	option state_dir '$T/state2'
+	option cert '$CERTS/mta-sts.fullchain.crt'
+	option key '$CERTS/mta-sts.key'
+	option max_age '86400'
+	list mx 'mx1.hosting.example'
+
+config domain 'com'
+	option name 'example.com'
+	option mode 'testing'
+
+config domain 'net'
+	option name 'example.net'
+	option mode "enforce"
+	list mx 'mx.example.net'
+	list mx '*.backup.example.net'
+U
+start_server "$T/two.uci" && {
+	get -o "$T/p2" /.well-known/mta-sts.txt
+	eq "UCI, two domains: example.com inherits mx and max_age" "$(tr -d '\r' < "$T/p2" | tr '\n' '|')" "version: STSv1|mode: testing|mx: mx1.hosting.example|max_age: 86400|"
+	curl -sS --max-time 10 --cacert "$CERTS/ca.crt" --resolve "mta-sts.example.net:$PORT:127.0.0.1" \
+	    -o "$T/p3" "https://mta-sts.example.net:$PORT/.well-known/mta-sts.txt"
+	eq "UCI, two domains: example.net its own" "$(tr -d '\r' < "$T/p3" | tr '\n' '|')" "version: STSv1|mode: enforce|mx: mx.example.net|mx: *.backup.example.net|max_age: 86400|"
+	eq "UCI, two domains: two records" "$(grep -c '^dns: _mta-sts' "$SOUT")" 2
+	stop_server
+}
+printf "config mtasts-httpd 'main'\n\toption max_age '1w'\n\toption cert 'c'\n\toption key 'k'\n\nconfig domain\n\toption name 'example.com'\n\toption mode 'strict'\n\tlist mx '192.0.2.1'\n" > "$T/bad.uci"
+"$BIN" -c "$T/bad.uci" > /dev/null 2> "$T/err"
+eq "UCI, bad values: the daemon refuses to start" "$?" 1
+eq "UCI, bad values: each named at its UCI line" "$(cat "$T/err")" "error: $T/bad.uci:2: max_age '1w': expected seconds from 0 to 31557600 (one year)
+error: $T/bad.uci:8: mode 'strict': expected enforce, testing or none
+error: $T/bad.uci:9: mx '192.0.2.1' is an IP address or ends in a numeric label: a host name is required"
