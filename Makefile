@@ -3,8 +3,12 @@
 #   make            build build/mtasts-httpd
 #   make run        install build deps if missing, build, make a throwaway
 #                   certificate, serve the example config on port 8443
-#   make test       install test deps if missing, build (plain and with
-#                   ASan+UBSan), run every test
+#   make test       install test deps if missing, build (plain, ASan+UBSan,
+#                   fuzzers, mbedTLS 3.6 stack, armhf, mipsel, static musl),
+#                   run every test
+#   make static     fully static build-static/mtasts-httpd (musl)
+#   make cross      build-armhf/, build-mipsel/ (run by tests/t-cross.sh)
+#   make fuzz       each fuzzer for FUZZ_TIME seconds (default 600)
 #   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR honoured
 
 PREFIX		?= /usr/local
@@ -52,8 +56,9 @@ LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
 
-.PHONY: all deps run test bench fuzzers fuzz-build fuzz new-stack install \
-	uninstall clean
+.PHONY: all deps run test bench fuzzers fuzz-build fuzz new-stack cross \
+	static \
+	install uninstall clean
 
 all: $(BIN) $(UNIT)
 
@@ -112,7 +117,16 @@ test:
 	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
 	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory new-stack
-	@bash tests/run.sh $(BUILD) build-san build-new
+	@$(MAKE) --no-print-directory cross
+	@$(MAKE) --no-print-directory static
+	@bash tests/run.sh $(BUILD) build-san build-new \
+	    build-static=$(STATIC_TESTS)
+
+# The musl static build runs the tests that exercise libc most (config
+# files, sockets, signals, users, fsync): the whole suite on it would add
+# minutes for little (same stack as build-new). STATIC_TESTS can name more
+# is a make variable away.
+STATIC_TESTS	?= t-conf,t-http,t-id,t-reload,t-limits,t-priv,t-crash
 
 # The OpenWrt 24.10 stack (mbedTLS 3.6, libmicrohttpd 1.0.1 without
 # HTTPS), built from Debian 13 sources into build-deps/ (cached), and
@@ -124,6 +138,35 @@ new-stack:
 	    CPPFLAGS="-I$(NEW)/include" \
 	    MBEDTLS_LIBS="$(NEW)/lib/libmbedtls.a $(NEW)/lib/libmbedx509.a $(NEW)/lib/libmbedcrypto.a" \
 	    MHD_LIBS="$(NEW)/lib/libmicrohttpd.a"
+
+# Router architectures: cross-built with Debian's cross toolchains against
+# the same stack, built as shared libraries (as a router has them) into
+# build-deps/ARCH, into build-ARCH/; tests/t-cross.sh runs them under
+# qemu-user.
+CROSS_ARCHS	= armhf mipsel
+TRIPLET_armhf	= arm-linux-gnueabihf
+TRIPLET_mipsel	= mipsel-linux-gnu
+cross: $(CROSS_ARCHS:%=cross-%)
+cross-%:
+	@bash tests/newstack.sh $*
+	@$(MAKE) --no-print-directory all BUILD=build-$* CC=$(TRIPLET_$*)-gcc \
+	    CPPFLAGS="-Ibuild-deps/$*/include" \
+	    MBEDTLS_LIBS="-Lbuild-deps/$*/lib -lmbedtls -lmbedx509 -lmbedcrypto" \
+	    MHD_LIBS="-Lbuild-deps/$*/lib -lmicrohttpd"
+
+# A fully static binary against musl (Debian's musl-tools), the same
+# stack built for musl into build-deps/musl: runs in an empty root, and is
+# the closest we get to OpenWrt's libc. build-static/mtasts-httpd.
+MUSL		= build-deps/musl
+MUSL_DEFS	= -DMBEDTLS_NO_PLATFORM_ENTROPY -DMBEDTLS_ENTROPY_HARDWARE_ALT
+static:
+	@bash tests/newstack.sh musl
+	@$(MAKE) --no-print-directory all BUILD=build-static CC=musl-gcc \
+	    CFLAGS="-O2 -g -ffunction-sections -fdata-sections" \
+	    LDFLAGS="-static -Wl,--gc-sections" \
+	    CPPFLAGS="-I$(MUSL)/include $(MUSL_DEFS)" \
+	    MBEDTLS_LIBS="$(MUSL)/lib/libmbedtls.a $(MUSL)/lib/libmbedx509.a $(MUSL)/lib/libmbedcrypto.a" \
+	    MHD_LIBS="$(MUSL)/lib/libmicrohttpd.a"
 
 bench: all
 	@bash bench/reload-latency.sh $(BIN)
@@ -142,4 +185,5 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd
 
 clean:
-	rm -rf build build-san build-fuzz build-new build-deps
+	rm -rf build build-san build-fuzz build-new build-deps \
+	    $(CROSS_ARCHS:%=build-%) build-static

@@ -35,7 +35,8 @@ policy_mode_name(int mode)
  * Check a host name (or, with allow_wildcard, an mx pattern): LDH labels
  * of 1..63 octets, 253 octets in all, at least two labels, no IP address,
  * and '*' only as the whole leftmost label (RFC 8461 3.2, RFC 1123 2.1).
- * A trailing dot is accepted; callers strip it. Returns 0 or -1 with err.
+ * A trailing dot is accepted; callers strip it. Returns 0 or -1 with err
+ * (names quoted up to 300 octets: bounded for 32-bit -Wformat-truncation).
  */
 int
 policy_check_name(const char *name, int allow_wildcard, char *err,
@@ -54,26 +55,26 @@ policy_check_name(const char *name, int allow_wildcard, char *err,
 	}
 	for (p = name; p < name + len; p++) {
 		if ((unsigned char)*p >= 0x80) {
-			snprintf(err, errlen, "'%s' is not ASCII: write the "
+			snprintf(err, errlen, "'%.300s' is not ASCII: write the "
 			    "A-label (punycode) form, xn--...", name);
 			return -1;
 		}
 		if (*p == ':') {
-			snprintf(err, errlen, "'%s' is an IP address: a host "
+			snprintf(err, errlen, "'%.300s' is an IP address: a host "
 			    "name is required", name);
 			return -1;
 		}
 	}
 	p = name;
 	if (!allow_wildcard && *p == '*') {
-		snprintf(err, errlen, "'%s': a wildcard is not allowed here",
+		snprintf(err, errlen, "'%.300s': a wildcard is not allowed here",
 		    name);
 		return -1;
 	}
 	if (allow_wildcard && strncmp(p, "*.", 2) == 0)
 		p += 2;
 	if (len > 253) {
-		snprintf(err, errlen, "'%s' is longer than 253 characters",
+		snprintf(err, errlen, "'%.300s' is longer than 253 characters",
 		    name);
 		return -1;
 	}
@@ -82,13 +83,13 @@ policy_check_name(const char *name, int allow_wildcard, char *err,
 		alldigits = 1;
 		while (p < name + len && *p != '.') {
 			if (*p == '*') {
-				snprintf(err, errlen, "'%s': '*' is allowed "
+				snprintf(err, errlen, "'%.300s': '*' is allowed "
 				    "only as the whole leftmost label, as in "
 				    "'*.example.com'", name);
 				return -1;
 			}
 			if (!isalnum((unsigned char)*p) && *p != '-') {
-				snprintf(err, errlen, "'%s': invalid character "
+				snprintf(err, errlen, "'%.300s': invalid character "
 				    "'%c' (letters, digits and '-' only)",
 				    name, *p);
 				return -1;
@@ -99,16 +100,16 @@ policy_check_name(const char *name, int allow_wildcard, char *err,
 		}
 		n = (size_t)(p - label);
 		if (n == 0) {
-			snprintf(err, errlen, "'%s' has an empty label", name);
+			snprintf(err, errlen, "'%.300s' has an empty label", name);
 			return -1;
 		}
 		if (n > 63) {
-			snprintf(err, errlen, "'%s' has a label longer than 63 "
+			snprintf(err, errlen, "'%.300s' has a label longer than 63 "
 			    "characters", name);
 			return -1;
 		}
 		if (label[0] == '-' || label[n - 1] == '-') {
-			snprintf(err, errlen, "'%s': a label may not start or "
+			snprintf(err, errlen, "'%.300s': a label may not start or "
 			    "end with '-'", name);
 			return -1;
 		}
@@ -117,12 +118,12 @@ policy_check_name(const char *name, int allow_wildcard, char *err,
 			p++;	/* the dot */
 	}
 	if (alldigits) {
-		snprintf(err, errlen, "'%s' is an IP address or ends in a "
+		snprintf(err, errlen, "'%.300s' is an IP address or ends in a "
 		    "numeric label: a host name is required", name);
 		return -1;
 	}
 	if (labels < 2) {
-		snprintf(err, errlen, "'%s' is not a fully qualified name",
+		snprintf(err, errlen, "'%.300s' is not a fully qualified name",
 		    name);
 		return -1;
 	}
@@ -162,7 +163,7 @@ policy_check_rua(const char *rua, char *err, size_t errlen)
 		for (; p < rua + strlen(rua) && *p != ','; p++) {
 			if (*p <= ' ' || *p > '~' || *p == '"' || *p == ';' ||
 			    *p == '\\') {
-				snprintf(err, errlen, "'%s': character not "
+				snprintf(err, errlen, "'%.300s': character not "
 				    "allowed in a URI here", rua);
 				return -1;
 			}

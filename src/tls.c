@@ -20,6 +20,36 @@
 #include "mtasts.h"
 #include "compat.h"
 
+#if defined(MBEDTLS_ENTROPY_HARDWARE_ALT)
+#include <sys/random.h>
+
+/*
+ * The static build (make static) runs in an empty root without /dev:
+ * there mbedTLS is built without its platform source, which reads
+ * /dev/urandom unless the libc is glibc, and takes its entropy here.
+ */
+int	mbedtls_hardware_poll(void *, unsigned char *, size_t, size_t *);
+
+int
+mbedtls_hardware_poll(void *data, unsigned char *out, size_t len,
+    size_t *olen)
+{
+	ssize_t	n;
+
+	(void)data;
+	*olen = 0;
+	while (*olen < len) {
+		if ((n = getrandom(out + *olen, len - *olen, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		*olen += (size_t)n;
+	}
+	return 0;
+}
+#endif
+
 #define TICKET_LIFETIME	86400	/* seconds; keys rotate on this period */
 #define EXPIRY_WARN	(14 * 86400)
 

@@ -7,7 +7,9 @@ set -eu
 build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev openssl"
 test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       procps util-linux valgrind clang libclang-rt-14-dev python3
-      testssl.sh shellcheck"
+      testssl.sh shellcheck file musl-tools qemu-user
+      gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+      gcc-mipsel-linux-gnu libc6-dev-mipsel-cross"
 
 case "${1:-build}" in
 build) want=$build ;;

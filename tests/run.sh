@@ -4,6 +4,7 @@
 # exits non-zero on any failure.
 #   tests/run.sh build build-san          all tests
 #   TESTS="t-http t-id" tests/run.sh build  some of them
+#   tests/run.sh build build-static=t-http,t-reload  some for one build
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -19,7 +20,10 @@ sh certs/mkcert.sh "$CERTS" example.com example.net >/dev/null
 
 tests=${TESTS:-$(cd tests && ls t-*.sh | sed 's/\.sh$//')}
 export FIRST=1	# checks that do not depend on the build run in the first only
-for build in "$@"; do
+for arg in "$@"; do
+	build=${arg%%=*}
+	only=$tests
+	[ "$arg" != "$build" ] && only=$(echo "${arg#*=}" | tr ',' ' ')
 	export BIN=$top/$build/mtasts-httpd BUILD_NAME=$build
 	case $build in *san*) export SANITIZED=1 ;; *) export SANITIZED=0 ;; esac
 	echo "== $build: unit tests"
@@ -32,7 +36,7 @@ for build in "$@"; do
 		echo "not ok - [$build] unit binary exited $rc"
 		echo fail >> "$RESULTS"
 	fi
-	for t in $tests; do
+	for t in $only; do
 		echo "== $build: $t"
 		TEST=$t bash "tests/$t.sh" 2>&1 | sed "s/^/[$build] /"
 	done
