@@ -49,8 +49,8 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
 LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
 
-LIB_SRCS	= bridge.c conf.c diag.c dns.c hmap.c hook.c http.c log.c loop.c \
-		  priv.c \
+LIB_SRCS	= bridge.c conf.c diag.c dns.c env.c health.c hmap.c hook.c \
+		  http.c log.c loop.c priv.c \
 		  policy.c serve.c snap.c state.c tls.c uci.c watch.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
@@ -126,7 +126,7 @@ test:
 # files, sockets, signals, users, fsync): the whole suite on it would add
 # minutes for little (same stack as build-new). STATIC_TESTS can name more
 # is a make variable away.
-STATIC_TESTS	?= t-conf,t-http,t-id,t-reload,t-limits,t-priv,t-crash
+STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash
 
 # The OpenWrt 24.10 stack (mbedTLS 3.6, libmicrohttpd 1.0.1 without
 # HTTPS), built from Debian 13 sources into build-deps/ (cached), and

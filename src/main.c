@@ -1,6 +1,6 @@
 /*
  * main.c: options, the modes (serve, --check, --print-policy,
- * --print-dns) and start-up. Errors before serving are fatal with a clear
+ * --print-dns, --healthcheck) and start-up. Errors before serving are fatal with a clear
  * message; once serving, nothing exits on bad input.
  */
 #include <getopt.h>
@@ -18,10 +18,11 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: mtasts-httpd [-v] [-c FILE] [--check | --print-policy "
 	    "[DOMAIN] |\n"
-	    "                    --print-dns [DOMAIN] | --version | "
-	    "--help]\n"
+	    "                    --print-dns [DOMAIN] | --healthcheck |\n"
+	    "                    --version | --help]\n"
 	    "Serves the MTA-STS policy (RFC 8461) of the domains in FILE\n"
-	    "(default " DEFAULT_CONF ") at "
+	    "(default " DEFAULT_CONF ", or the MTASTS_* environment\n"
+	    "variables when they are set and -c is not given) at\n"
 	    "https://mta-sts.<domain>" POLICY_PATH ".\n"
 	    "  -c, --config FILE  the configuration file\n"
 	    "  --check            check configuration and certificate, "
@@ -29,6 +30,9 @@ usage(FILE *f)
 	    "  --print-policy     print the policy text, then exit\n"
 	    "  --print-dns        print the DNS records to publish, then "
 	    "exit\n"
+	    "  --healthcheck      fetch the policy from the running server "
+	    "over TLS:\n"
+	    "                     exit 0 when it answers, 1 when not\n"
 	    "  -v, --verbose      log debugging detail\n"
 	    "  --version          print the version, then exit\n");
 }
@@ -45,13 +49,14 @@ print_diag(const struct diag *d)
 	return d->nerr;
 }
 
+/* The config: FILE, or the environment when file is NULL. */
 static struct conf *
 load(const char *file)
 {
 	struct diag	 d = { 0 };
 	struct conf	*c;
 
-	c = conf_parse(file, &d);
+	c = file != NULL ? conf_parse(file, &d) : env_parse(&d);
 	print_diag(&d);
 	diag_free(&d);
 	if (c == NULL)
@@ -155,18 +160,19 @@ check(const struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS };
+	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS, M_HEALTH };
 	static const struct option longopts[] = {
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "check",		no_argument,		NULL, 'C' },
 		{ "print-policy",	no_argument,		NULL, 'P' },
 		{ "print-dns",		no_argument,		NULL, 'D' },
+		{ "healthcheck",	no_argument,		NULL, 'H' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	const char	*file = DEFAULT_CONF, *only = NULL;
+	const char	*file = NULL, *only = NULL;
 	struct conf	*c;
 	int		 ch, mode = M_SERVE, verbose = 0, rc;
 
@@ -183,6 +189,9 @@ main(int argc, char *argv[])
 			break;
 		case 'D':
 			mode = M_DNS;
+			break;
+		case 'H':
+			mode = M_HEALTH;
 			break;
 		case 'v':
 			verbose = 1;
@@ -209,6 +218,8 @@ main(int argc, char *argv[])
 		only = argv[0];
 	log_init(verbose);
 
+	if (file == NULL && !env_present())
+		file = DEFAULT_CONF;
 	c = load(file);
 	switch (mode) {
 	case M_CHECK:
@@ -219,6 +230,9 @@ main(int argc, char *argv[])
 		break;
 	case M_DNS:
 		rc = print_dns(c, only);
+		break;
+	case M_HEALTH:
+		rc = healthcheck(c);
 		break;
 	default:
 		return serve(c);	/* takes c */

@@ -91,7 +91,8 @@ struct conf_domain {
 };
 
 struct conf {
-	char			*file;
+	char			*file;	/* "environment" when from_env */
+	int			 from_env;	/* MTASTS_* variables (env.c) */
 	struct conf_listen	*listen;
 	size_t			 nlisten;
 	char			*cert;	/* default certificate; may be NULL */
@@ -113,6 +114,10 @@ struct conf {
 };
 
 enum watch_mode { WATCH_INOTIFY, WATCH_POLL, WATCH_NONE };
+
+/* env.c: MTASTS_* environment variables, as a config (containers). */
+int		 env_present(void);
+struct conf	*env_parse(struct diag *);
 
 /* uci.c: OpenWrt's UCI syntax, translated line for line. */
 int		 uci_detect(const char *buf, size_t len);
@@ -215,6 +220,9 @@ void	 hook_stop(void);
 
 /* priv.c: dropping root after start-up. */
 void	 priv_drop(const struct conf *);
+
+/* health.c: --healthcheck, a TLS request to our own listener. */
+int	 healthcheck(const struct conf *);
 
 /* serve.c: the running server: start, reload, announce, stop. */
 int	 serve(struct conf *);

@@ -111,7 +111,7 @@ watch_files(const struct conf *c)
 		log_warnx("out of memory: files are not watched");
 		return;
 	}
-	files[n++] = c->file;
+	files[n++] = c->from_env ? NULL : c->file;
 	files[n++] = c->cert;
 	files[n++] = c->key;
 	for (i = 0; i < c->ndomains; i++) {
@@ -204,7 +204,7 @@ reload(const char *why)
 	size_t			 i, nnew = 0;
 
 	log_info("reload (%s)", why);
-	nc = conf_parse(conf->file, &d);
+	nc = conf->from_env ? env_parse(&d) : conf_parse(conf->file, &d);
 	for (i = 0; i < d.n; i++)
 		(d.is_err[i] ? log_error : log_warnx)("%s", d.msg[i]);
 	diag_free(&d);

@@ -54,14 +54,16 @@ write_conf() {
 }
 
 # start_server CONF: start, wait for the ready line, set SPID, PORT.
+# CONF "-" starts it without -c (configured by the environment).
 # $WRAP (e.g. "ip netns exec ns") and $WAIT_S (default 60: a start that
 # mints an id fsyncs, which can take long on a busy disk) are honoured.
 start_server() {
-	local conf=$1 i
+	local conf=$1 i args=(-c "$1")
+	[ "$conf" = - ] && args=()
 	SOUT=$T/server.out
 	SERR=$T/server.err
 	# shellcheck disable=SC2086
-	${WRAP:-} "$BIN" -c "$conf" > "$SOUT" 2> "$SERR" &
+	${WRAP:-} "$BIN" "${args[@]}" > "$SOUT" 2> "$SERR" &
 	SPID=$!
 	for ((i = 0; i < ${WAIT_S:-60} * 10; i++)); do
 		grep -q ' serving ' "$SERR" && break

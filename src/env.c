@@ -1,0 +1,251 @@
+/*
+ * env.c: configuration from MTASTS_* environment variables, for a
+ * container started without a config file. The variables become the
+ * lines of a native config, which conf.c parses like any file: one code
+ * path after this. Messages name the variable instead of a line.
+ *
+ *   MTASTS_DOMAIN="example.com example.org"   -> domain example.com ...
+ *   MTASTS_MX="mx1.example.com mx2.example.com" -> mx mx1... (defaults)
+ *   MTASTS_MODE, MTASTS_MAX_AGE, MTASTS_TLSRPT_RUA  -> defaults
+ *   MTASTS_CERT, MTASTS_KEY, MTASTS_STATE_DIR, MTASTS_LISTEN -> globals
+ *
+ * Without MTASTS_CERT and MTASTS_KEY, each domain's certificate is
+ * certbot's, found under MTASTS_CERTBOT_DIR (default /etc/letsencrypt):
+ * live/mta-sts.<domain>/fullchain.pem and privkey.pem.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mtasts.h"
+
+#define ENV_FILE	"environment"
+
+static const struct {
+	const char	*var;
+	const char	*key;	/* NULL: handled by hand */
+	const char	*dflt;	/* for globals the container needs */
+} vars[] = {
+	{ "MTASTS_LISTEN",	"listen",	"443" },
+	{ "MTASTS_STATE_DIR",	"state_dir",	DEFAULT_STATE_DIR },
+	{ "MTASTS_CERT",	"cert",		NULL },
+	{ "MTASTS_KEY",		"key",		NULL },
+	{ "MTASTS_MODE",	"mode",		NULL },
+	{ "MTASTS_MAX_AGE",	"max_age",	NULL },
+	{ "MTASTS_MX",		"mx",		NULL },
+	{ "MTASTS_TLSRPT_RUA",	"tlsrpt_rua",	NULL },
+	{ "MTASTS_DOMAIN",	NULL,		NULL },
+	{ "MTASTS_CERTBOT_DIR",	NULL,		"/etc/letsencrypt" },
+};
+#define NVARS	(sizeof(vars) / sizeof(vars[0]))
+
+/* The text being built, and the variable each of its lines came from. */
+struct out {
+	char		*buf;
+	size_t		 len;
+	const char	**names;
+	int		 nlines;
+	int		 oom;
+};
+
+static void
+emit(struct out *o, const char *var, const char *key, const char *val,
+    size_t vlen)
+{
+	size_t		 need = strlen(key) + vlen + 2;
+	char		*nb;
+	const char	**nn;
+
+	if (o->oom)
+		return;
+	nb = realloc(o->buf, o->len + need + 1);
+	nn = nb == NULL ? NULL : realloc(o->names,
+	    (o->nlines + 1) * sizeof(*nn));
+	if (nb != NULL)
+		o->buf = nb;
+	if (nn == NULL) {
+		o->oom = 1;
+		return;
+	}
+	o->names = nn;
+	o->len += (size_t)snprintf(o->buf + o->len, need + 1, "%s %.*s\n",
+	    key, (int)vlen, val);
+	o->names[o->nlines++] = var;
+}
+
+/* Each word of a list (white space or commas between) as its own line. */
+static void
+emit_words(struct out *o, const char *var, const char *key, const char *s)
+{
+	size_t	n;
+
+	for (;;) {
+		s += strspn(s, " \t,");
+		if ((n = strcspn(s, " \t,")) == 0)
+			return;
+		emit(o, var, key, s, n);
+		s += n;
+	}
+}
+
+static const char *
+get(const char *name)
+{
+	const char	*v = getenv(name);
+	size_t		 i;
+
+	if (v != NULL && *v == '\0')
+		v = NULL;	/* "MTASTS_X=" in a compose file: unset */
+	if (v == NULL)
+		for (i = 0; i < NVARS; i++)
+			if (strcmp(vars[i].var, name) == 0)
+				return vars[i].dflt;
+	return v;
+}
+
+/* Does the environment configure us (any MTASTS_ variable)? */
+int
+env_present(void)
+{
+	extern char	**environ;
+	char		**e;
+
+	for (e = environ; *e != NULL; e++)
+		if (strncmp(*e, "MTASTS_", 7) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Rewrite "environment:N: text" as "MTASTS_VAR: text" for the messages
+ * added since index from.
+ */
+static void
+name_vars(struct diag *d, size_t from, const struct out *o)
+{
+	size_t	 i, skip = strlen(ENV_FILE);
+	char	*m, *end, *nm;
+	long	 line;
+
+	for (i = from; i < d->n; i++) {
+		m = d->msg[i];
+		if (strncmp(m, ENV_FILE ":", skip + 1) != 0)
+			continue;
+		line = strtol(m + skip + 1, &end, 10);
+		if (end == m + skip + 1 || *end != ':' || line < 1 ||
+		    line > o->nlines)
+			continue;
+		if (asprintf(&nm, "%s:%s", o->names[line - 1], end + 1) == -1)
+			continue;
+		free(m);
+		d->msg[i] = nm;
+	}
+}
+
+/* The certbot layout for domain, or an error naming what is missing. */
+static void
+certbot(struct out *o, const char *domain, struct diag *d)
+{
+	const char	*dir = get("MTASTS_CERTBOT_DIR");
+	char		*cert = NULL, *key = NULL, err[400];
+
+	if (policy_check_name(domain, 0, err, sizeof(err)) == -1)
+		return;		/* conf.c names the bad domain */
+	if (asprintf(&cert, "%s/live/mta-sts.%s/fullchain.pem", dir,
+	    domain) == -1 || asprintf(&key, "%s/live/mta-sts.%s/privkey.pem",
+	    dir, domain) == -1) {
+		o->oom = 1;
+		goto out;
+	}
+	if (access(cert, F_OK) == -1)	/* the rest is still checked */
+		diag_add(d, 1, "MTASTS_CERT: not set, and certbot's %s does "
+		    "not exist: set MTASTS_CERT and MTASTS_KEY, or mount "
+		    "certbot's directory at %s", cert, dir);
+	emit(o, "MTASTS_CERTBOT_DIR", "cert", cert, strlen(cert));
+	emit(o, "MTASTS_CERTBOT_DIR", "key", key, strlen(key));
+out:
+	free(cert);
+	free(key);
+}
+
+struct conf *
+env_parse(struct diag *d)
+{
+	extern char	**environ;
+	struct out	 o = { 0 };
+	struct conf	*c = NULL;
+	const char	*v, *s;
+	char		**e, *dom;
+	size_t		 i, n, from = d->n, nerr = d->nerr;
+	int		 known;
+
+	/* Every MTASTS_ variable is ours: a misspelt one is an error. */
+	for (e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "MTASTS_", 7) != 0)
+			continue;
+		n = strcspn(*e, "=");
+		for (known = 0, i = 0; i < NVARS && !known; i++)
+			known = strlen(vars[i].var) == n &&
+			    strncmp(vars[i].var, *e, n) == 0;
+		if (!known)
+			diag_add(d, 1, "%.*s: unknown variable (known: "
+			    "MTASTS_DOMAIN, _MX, _MODE, _MAX_AGE, "
+			    "_TLSRPT_RUA, _CERT, _KEY, _STATE_DIR, _LISTEN, "
+			    "_CERTBOT_DIR)", (int)n, *e);
+		else if (strpbrk(*e + n, "\n\r") != NULL)
+			diag_add(d, 1, "%.*s: contains a line break",
+			    (int)n, *e);
+	}
+	if ((v = get("MTASTS_DOMAIN")) == NULL)
+		diag_add(d, 1, "MTASTS_DOMAIN: not set: name the domain "
+		    "(or domains) to serve");
+	if (get("MTASTS_MODE") == NULL)
+		diag_add(d, 1, "MTASTS_MODE: not set: enforce, testing or "
+		    "none (testing first: it never bounces mail)");
+	if ((get("MTASTS_CERT") == NULL) != (get("MTASTS_KEY") == NULL))
+		diag_add(d, 1, "%s: set without %s: the two go together",
+		    get("MTASTS_CERT") ? "MTASTS_CERT" : "MTASTS_KEY",
+		    get("MTASTS_CERT") ? "MTASTS_KEY" : "MTASTS_CERT");
+	if (d->nerr != nerr)
+		return NULL;
+
+	for (i = 0; i < NVARS; i++)
+		if (vars[i].key != NULL && (s = get(vars[i].var)) != NULL) {
+			if (strcmp(vars[i].key, "mx") == 0 ||
+			    strcmp(vars[i].key, "listen") == 0)
+				emit_words(&o, vars[i].var, vars[i].key, s);
+			else
+				emit(&o, vars[i].var, vars[i].key, s,
+				    strlen(s));
+		}
+	for (s = v;;) {
+		s += strspn(s, " \t,");
+		if ((n = strcspn(s, " \t,")) == 0)
+			break;
+		emit(&o, "MTASTS_DOMAIN", "domain", s, n);
+		if (get("MTASTS_CERT") == NULL) {
+			if ((dom = strndup(s, n)) == NULL) {
+				o.oom = 1;
+				break;
+			}
+			certbot(&o, dom, d);
+			free(dom);
+		}
+		s += n;
+	}
+	if (o.oom)
+		diag_add(d, 1, "%s: out of memory", ENV_FILE);
+	else
+		c = conf_parse_buf(ENV_FILE, o.buf, o.len, d);
+	name_vars(d, from, &o);
+	if (c != NULL && d->nerr != nerr) {	/* a certificate not found */
+		conf_free(c);
+		c = NULL;
+	}
+	if (c != NULL)
+		c->from_env = 1;
+	free(o.buf);
+	free(o.names);
+	return c;
+}
