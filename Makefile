@@ -156,7 +156,8 @@ cross-%:
 
 # A fully static binary against musl (Debian's musl-tools), the same
 # stack built for musl into build-deps/musl: runs in an empty root, and is
-# the closest we get to OpenWrt's libc. build-static/mtasts-httpd.
+# the closest we get to OpenWrt's libc. build-static/mtasts-httpd, and
+# build-static/rootfs/ for the container image (docker/Dockerfile).
 MUSL		= build-deps/musl
 MUSL_DEFS	= -DMBEDTLS_NO_PLATFORM_ENTROPY -DMBEDTLS_ENTROPY_HARDWARE_ALT
 static:
@@ -167,6 +168,9 @@ static:
 	    CPPFLAGS="-I$(MUSL)/include $(MUSL_DEFS)" \
 	    MBEDTLS_LIBS="$(MUSL)/lib/libmbedtls.a $(MUSL)/lib/libmbedx509.a $(MUSL)/lib/libmbedcrypto.a" \
 	    MHD_LIBS="$(MUSL)/lib/libmicrohttpd.a"
+	@rm -rf build-static/rootfs
+	@mkdir -p build-static/rootfs/var/lib build-static/rootfs/state
+	@strip -o build-static/rootfs/mtasts-httpd build-static/mtasts-httpd
 
 bench: all
 	@bash bench/reload-latency.sh $(BIN)
