@@ -9,12 +9,17 @@
 #   make static     fully static build-static/mtasts-httpd (musl)
 #   make cross      build-armhf/, build-mipsel/ (run by tests/t-cross.sh)
 #   make fuzz       each fuzzer for FUZZ_TIME seconds (default 600)
-#   make install    PREFIX, DESTDIR, SBINDIR, SYSCONFDIR honoured
+#   make install    binary, example config (if none), man pages, systemd
+#                   unit and sysusers entry; PREFIX, DESTDIR, SBINDIR,
+#                   SYSCONFDIR, MANDIR, UNITDIR, SYSUSERSDIR honoured
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
 SYSCONFDIR	?= /etc
 LOCALSTATEDIR	?= /var/lib
+MANDIR		?= $(PREFIX)/share/man
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 DESTDIR		?=
 
 CC		?= cc
@@ -178,15 +183,29 @@ bench: all
 	@bash bench/many-domains.sh $(BIN)
 
 install: $(BIN)
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/mtasts-httpd
-	install -d $(DESTDIR)$(SYSCONFDIR)
 	test -e $(DESTDIR)$(SYSCONFDIR)/mtasts-httpd.conf || \
 	    install -m 0644 config/mtasts-httpd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/mtasts-httpd.conf
+	install -m 0644 docs/mtasts-httpd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/mtasts-httpd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    config/mtasts-httpd.service.in > $(DESTDIR)$(UNITDIR)/mtasts-httpd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mtasts-httpd.service
+	install -m 0644 config/mtasts-httpd.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/mtasts-httpd.conf
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers > /dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/mtasts-httpd.conf; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd
+	rm -f $(DESTDIR)$(SBINDIR)/mtasts-httpd \
+	    $(DESTDIR)$(MANDIR)/man8/mtasts-httpd.8 \
+	    $(DESTDIR)$(MANDIR)/man5/mtasts-httpd.conf.5 \
+	    $(DESTDIR)$(UNITDIR)/mtasts-httpd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/mtasts-httpd.conf
 
 clean:
 	rm -rf build build-san build-fuzz build-new build-deps \

@@ -9,7 +9,8 @@ test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       procps util-linux valgrind clang libclang-rt-14-dev python3
       testssl.sh shellcheck file musl-tools qemu-user
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-      gcc-mipsel-linux-gnu libc6-dev-mipsel-cross podman"
+      gcc-mipsel-linux-gnu libc6-dev-mipsel-cross podman
+      systemd strace man-db groff-base"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Plain-host packaging: make install into a scratch root (binary, config,
+# man pages, systemd unit, sysusers entry); systemd-analyze verify and
+# its offline security score on the unit; the man pages render without
+# a warning; and every system call the server makes on its serve path
+# (strace: start, requests, a reload, SIGTERM) is one the unit's
+# SystemCallFilter allows. Runs once, in the plain build's pass.
+. "$(dirname "$0")/lib.sh"
+[ "${FIRST:-1}" = 1 ] || exit 0
+top=$(cd "$(dirname "$0")/.." && pwd)
+root=$T/root
+
+make -s -C "$top" install DESTDIR="$root" PREFIX=/usr BUILD="${BUILD_NAME:-build}" > "$T/install.log" 2>&1
+ok "make install" test $? = 0
+for f in usr/sbin/mtasts-httpd etc/mtasts-httpd.conf usr/share/man/man8/mtasts-httpd.8 \
+    usr/share/man/man5/mtasts-httpd.conf.5 usr/lib/systemd/system/mtasts-httpd.service \
+    usr/lib/sysusers.d/mtasts-httpd.conf; do
+	ok "installed: /$f" test -s "$root/$f"
+done
+unit=$root/usr/lib/systemd/system/mtasts-httpd.service
+for k in 'StateDirectory=mtasts-httpd' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' 'User=mtasts-httpd' \
+    'ProtectSystem=strict' 'NoNewPrivileges=yes' 'ExecReload=/bin/kill -HUP $MAINPID' \
+    'ExecStart=/usr/sbin/mtasts-httpd -c /etc/mtasts-httpd.conf'; do
+	ok "unit: $k" grep -qxF "$k" "$unit"
+done
+
+if command -v systemd-analyze > /dev/null; then
+	# verify resolves ExecStart and the Documentation= man pages on this
+	# host: point them at the scratch root.
+	sed "s|/usr/sbin/mtasts-httpd|$root/usr/sbin/mtasts-httpd|" "$unit" > "$T/mtasts-httpd.service"
+	MANPATH=$root/usr/share/man systemd-analyze verify "$T/mtasts-httpd.service" > "$T/verify" 2>&1
+	ok "systemd-analyze verify: clean$(tr '\n' ' ' < "$T/verify")" test $? = 0 -a ! -s "$T/verify"
+	score=$(systemd-analyze security --offline=yes "$T/mtasts-httpd.service" 2>&1 |
+	    sed -n 's/.*Overall exposure level for mtasts-httpd.service: \([0-9.]*\).*/\1/p')
+	echo "# systemd-analyze security: exposure $score"
+	ok "systemd-analyze security: exposure below 2.0 ($score)" python3 -c "import sys; sys.exit(not float('${score:-10}') < 2.0)"
+else
+	fail "systemd-analyze missing (tests/deps.sh test installs systemd)"
+fi
+
+for page in man8/mtasts-httpd.8 man5/mtasts-httpd.conf.5; do
+	groff -ww -z -man "$root/usr/share/man/$page" > "$T/groff" 2>&1
+	ok "groff -ww: $page without warnings$(head -c 300 "$T/groff" | tr '\n' ' ')" test ! -s "$T/groff"
+	MANWIDTH=80 man --warnings -l "$root/usr/share/man/$page" > "$T/man.txt" 2> "$T/man.err"
+	ok "man -l: $page renders without warnings$(head -c 300 "$T/man.err" | tr '\n' ' ')" test -s "$T/man.txt" -a ! -s "$T/man.err"
+done
+
+# SystemCallFilter=@system-service ~@privileged @resources, against what
+# the server really calls.
+if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
+	# The config in a directory of its own: the server watches the
+	# config's directory, and strace's log must not be in it.
+	# (strace -D: the tracer is a grandchild, $SPID the server itself.)
+	mkdir -p "$T/conf"
+	write_conf "$T/conf/c.conf" <<-C
+	domain example.com
+	mode testing
+	mx mail.example.com
+	C
+	WRAP="strace -D -f -qq -o $T/strace" start_server "$T/conf/c.conf" && {
+		get -o /dev/null /.well-known/mta-sts.txt
+		get -o /dev/null /nothing
+		kill -HUP "$SPID"
+		sleep 1
+		get -o /dev/null /.well-known/mta-sts.txt
+		stop_server
+	}
+	ok "syscall filter: every call on the serve path is allowed" python3 - "$T/strace" <<-'P'
+	import re, subprocess, sys
+	def expand(group, seen=set()):
+	    out = set()
+	    for line in subprocess.run(["systemd-analyze", "syscall-filter", group],
+	                               capture_output=True, text=True).stdout.splitlines()[1:]:
+	        w = line.strip()
+	        if not w or w.startswith("#"):
+	            continue
+	        if w.startswith("@"):
+	            if w not in seen:
+	                seen.add(w)
+	                out |= expand(w, seen)
+	        else:
+	            out.add(w)
+	    return out
+	allowed = expand("@system-service", set()) - expand("@privileged", set()) - expand("@resources", set())
+	used = set()
+	for line in open(sys.argv[1]):
+	    m = re.match(r"\d+\s+([a-z0-9_]+)\(", line)
+	    if m:
+	        used.add(m.group(1))
+	used.discard("execve")	# strace's own exec of the server
+	bad = sorted(used - allowed)
+	print("# %d distinct system calls, none outside the filter" % len(used) if not bad
+	      else "# outside the filter: " + " ".join(bad))
+	sys.exit(1 if bad else 0)
+	P
+else
+	fail "strace or systemd-analyze missing"
+fi
