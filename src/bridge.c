@@ -10,6 +10,11 @@
  * handshake: the global connection cap (checked at accept), the handshake
  * timeout, and the idle timeout while relaying.
  *
+ * A connection costs a few hundred bytes until its first bytes arrive:
+ * the TLS context (mbedTLS's record buffers, ~33 KB) is allocated then,
+ * and the relay buffers once the handshake is done, so that idle or
+ * flooding TCP connections are cheap.
+ *
  * Each connection sits on exactly one list: handshaking (deadline =
  * accept time + handshake timeout, so the list is in deadline order),
  * open (deadline = last progress + idle timeout, moved to the tail on
@@ -35,9 +40,15 @@
 #define ACCEPT_BATCH	64	/* accepts per wakeup, so a burst can't starve */
 #define BACKLOG		511
 
-enum { C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
+enum { C_WAIT, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
 
 struct conn;
+
+/* The TLS side, allocated when the client's first bytes arrive. */
+struct tlsconn {
+	mbedtls_ssl_context	 ssl;	/* first: bridge_sni() finds us */
+	struct conn		*conn;
+};
 
 struct list {
 	struct conn	*head, *tail;
@@ -54,7 +65,7 @@ struct conn {
 	int			 sp_eof;	/* MHD is done sending */
 	int			 sp_watch;	/* sp is in epoll */
 	struct tls		*tls;
-	mbedtls_ssl_context	 ssl;
+	struct tlsconn		*t;	/* NULL in C_WAIT */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	char			 name[64];	/* peer as text, for logs */
@@ -63,8 +74,8 @@ struct conn {
 	unsigned		 requests;
 	size_t			 in_off, in_len;	/* client -> MHD */
 	size_t			 out_off, out_len;	/* MHD -> client */
-	unsigned char		 in[RELAY_BUF];
-	unsigned char		 out[RELAY_BUF];
+	unsigned char		*in;	/* RELAY_BUF each, once open */
+	unsigned char		*out;
 };
 
 struct listener {
@@ -81,6 +92,7 @@ static int		 nconns, max_conns, max_per_ip, hs_timeout_ms;
 static int		 idle_timeout_ms;
 
 static void	conn_pump(struct conn *);
+static int	conn_tls(struct conn *);
 
 static void
 list_del(struct conn *c)
@@ -131,7 +143,13 @@ conn_close(struct conn *c)
 	if (c->mhd_fd != -1 && (size_t)c->mhd_fd < nbyfd &&
 	    byfd[c->mhd_fd] == c)
 		byfd[c->mhd_fd] = NULL;
-	mbedtls_ssl_free(&c->ssl);
+	if (c->t != NULL) {
+		mbedtls_ssl_free(&c->t->ssl);
+		free(c->t);
+		c->t = NULL;
+	}
+	free(c->in);
+	c->in = c->out = NULL;
 	tls_unref(c->tls);
 	c->tls = NULL;
 	c->state = C_DEAD;
@@ -242,6 +260,11 @@ conn_open(struct conn *c)
 {
 	int	sp[2];
 
+	if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
+		log_warnx("%s: out of memory", c->name);
+		return -1;
+	}
+	c->out = c->in + RELAY_BUF;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		log_warn("%s: socketpair", c->name);
@@ -300,8 +323,10 @@ conn_pump(struct conn *c)
 	ssize_t		n;
 	int		ret, progress, moved = 0;
 
+	if (c->state == C_WAIT && conn_tls(c) == -1)
+		return;
 	if (c->state == C_HANDSHAKE) {
-		ret = mbedtls_ssl_handshake(&c->ssl);
+		ret = mbedtls_ssl_handshake(&c->t->ssl);
 		if (want(ret) != 0) {
 			loop_mod(&c->tcp, want(ret));
 			return;
@@ -321,7 +346,7 @@ conn_pump(struct conn *c)
 
 		/* client -> MHD */
 		if (c->in_len == 0 && !c->tls_eof && c->state == C_OPEN) {
-			ret = mbedtls_ssl_read(&c->ssl, c->in, sizeof(c->in));
+			ret = mbedtls_ssl_read(&c->t->ssl, c->in, RELAY_BUF);
 			if (ret > 0) {
 				c->in_off = 0;
 				c->in_len = (size_t)ret;
@@ -356,7 +381,7 @@ conn_pump(struct conn *c)
 
 		/* MHD -> client */
 		if (c->out_len == 0 && !c->sp_eof) {
-			n = recv(c->sp.fd, c->out, sizeof(c->out), 0);
+			n = recv(c->sp.fd, c->out, RELAY_BUF, 0);
 			if (n > 0) {
 				c->out_off = 0;
 				c->out_len = (size_t)n;
@@ -370,7 +395,7 @@ conn_pump(struct conn *c)
 			}
 		}
 		if (c->out_len > 0) {
-			ret = mbedtls_ssl_write(&c->ssl, c->out + c->out_off,
+			ret = mbedtls_ssl_write(&c->t->ssl, c->out + c->out_off,
 			    c->out_len - c->out_off);
 			if (ret > 0) {
 				c->out_off += (size_t)ret;
@@ -388,7 +413,7 @@ conn_pump(struct conn *c)
 		/* MHD is done and everything it said is sent: close. */
 		if (c->sp_eof && c->out_len == 0) {
 			c->state = C_CLOSING;
-			ret = mbedtls_ssl_close_notify(&c->ssl);
+			ret = mbedtls_ssl_close_notify(&c->t->ssl);
 			if (want(ret) != 0) {
 				loop_mod(&c->tcp, want(ret));
 				if (c->sp_watch) {
@@ -410,11 +435,36 @@ conn_pump(struct conn *c)
 		list_append(&open_conns, c, now_ms() + idle_timeout_ms);
 }
 
+/*
+ * The client's first bytes: set up its TLS context, on the certificates
+ * current now. Returns -1 when the connection was closed.
+ */
+static int
+conn_tls(struct conn *c)
+{
+	int	ret;
+
+	if ((c->t = calloc(1, sizeof(*c->t))) == NULL) {
+		log_warnx("%s: out of memory", c->name);
+		conn_close(c);
+		return -1;
+	}
+	c->t->conn = c;
+	c->tls = tls_ref(cur_tls);
+	mbedtls_ssl_init(&c->t->ssl);
+	if ((ret = mbedtls_ssl_setup(&c->t->ssl, tls_ssl_config(c->tls))) != 0) {
+		conn_fail(c, "TLS setup", ret);
+		return -1;
+	}
+	mbedtls_ssl_set_bio(&c->t->ssl, c, bio_send, bio_recv, NULL);
+	c->state = C_HANDSHAKE;
+	return 0;
+}
+
 static void
 conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
 {
 	struct conn	*c;
-	int		 ret;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("out of memory: connection dropped");
@@ -435,17 +485,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
 	c->peer = *peer;
 	c->peerlen = len;
 	addr_str((const struct sockaddr *)peer, c->name, sizeof(c->name));
-	c->tls = tls_ref(cur_tls);
-	mbedtls_ssl_init(&c->ssl);
-	if ((ret = mbedtls_ssl_setup(&c->ssl, tls_ssl_config(c->tls))) != 0) {
-		c->state = C_HANDSHAKE;
-		if (loop_add(&c->tcp, 0) == -1)
-			log_warn("%s: epoll_ctl", c->name);
-		conn_fail(c, "TLS setup", ret);
-		return;
-	}
-	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
-	c->state = C_HANDSHAKE;
+	c->state = C_WAIT;	/* the handshake deadline runs from now */
 	list_append(&handshaking, c, now_ms() + hs_timeout_ms);
 	if (loop_add(&c->tcp, EPOLLIN) == -1) {
 		log_warn("%s: epoll_ctl", c->name);
@@ -612,8 +652,7 @@ bridge_print_listeners(void)
 void
 bridge_sni(const void *ssl, const char *name, size_t len)
 {
-	struct conn	*c = (struct conn *)((const char *)ssl -
-	    offsetof(struct conn, ssl));
+	struct conn	*c = ((const struct tlsconn *)ssl)->conn;
 
 	if (len == 0 || len >= sizeof(c->sni) - 1) {
 		strcpy(c->sni, ".");
@@ -692,7 +731,7 @@ bridge_close_all(void)
 	size_t		 i;
 
 	while ((c = open_conns.head) != NULL) {
-		mbedtls_ssl_close_notify(&c->ssl);
+		mbedtls_ssl_close_notify(&c->t->ssl);
 		conn_close(c);
 	}
 	while ((c = handshaking.head) != NULL)

@@ -20,7 +20,9 @@ sh certs/mkcert.sh "$CERTS" example.com example.net >/dev/null
 
 tests=${TESTS:-$(cd tests && ls t-*.sh | sed 's/\.sh$//')}
 export FIRST=1	# checks that do not depend on the build run in the first only
+timing=""
 for arg in "$@"; do
+	start=$SECONDS
 	build=${arg%%=*}
 	only=$tests
 	[ "$arg" != "$build" ] && only=$(echo "${arg#*=}" | tr ',' ' ')
@@ -41,7 +43,9 @@ for arg in "$@"; do
 		TEST=$t bash "tests/$t.sh" 2>&1 | sed "s/^/[$build] /"
 	done
 	FIRST=0
+	timing="$timing $build $((SECONDS - start)) s,"
 done
+echo "# time per build:${timing%,}"
 
 passed=$(grep -c '^pass$' "$RESULTS")
 failed=$(grep -c '^fail$' "$RESULTS")
