@@ -177,7 +177,11 @@ static:
 	@mkdir -p build-static/rootfs/var/lib build-static/rootfs/state
 	@strip -o build-static/rootfs/mtasts-httpd build-static/mtasts-httpd
 
-bench: all
+# Not part of make test: figures, not assertions (docs/BENCHMARKS.md).
+bench:
+	@sh tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@bash bench/compare.sh $(BIN)
 	@bash bench/reload-latency.sh $(BIN)
 	@bash bench/idle-wakeups.sh $(BIN)
 	@bash bench/many-domains.sh $(BIN)

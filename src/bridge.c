@@ -11,9 +11,9 @@
  * timeout, and the idle timeout while relaying.
  *
  * A connection costs a few hundred bytes until its first bytes arrive:
- * the TLS context (mbedTLS's record buffers, ~33 KB) is allocated then,
- * and the relay buffers once the handshake is done, so that idle or
- * flooding TCP connections are cheap.
+ * the TLS context (mbedTLS's record buffers, ~33 KB) is allocated then.
+ * The relay buffers exist only while bytes are in flight: an idle
+ * keep-alive connection holds none.
  *
  * Each connection sits on exactly one list: handshaking (deadline =
  * accept time + handshake timeout, so the list is in deadline order),
@@ -260,11 +260,6 @@ conn_open(struct conn *c)
 {
 	int	sp[2];
 
-	if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
-		log_warnx("%s: out of memory", c->name);
-		return -1;
-	}
-	c->out = c->in + RELAY_BUF;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		log_warn("%s: socketpair", c->name);
@@ -339,6 +334,14 @@ conn_pump(struct conn *c)
 			conn_close(c);
 			return;
 		}
+	}
+	if (c->in == NULL) {
+		if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
+			log_warnx("%s: out of memory", c->name);
+			conn_close(c);
+			return;
+		}
+		c->out = c->in + RELAY_BUF;
 	}
 	do {
 		progress = 0;
@@ -428,6 +431,10 @@ conn_pump(struct conn *c)
 		moved |= progress;
 	} while (progress);
 
+	if (c->in_len == 0 && c->out_len == 0) {	/* idle: hold nothing */
+		free(c->in);
+		c->in = c->out = NULL;
+	}
 	loop_mod(&c->tcp, tcp_ev);
 	if (c->sp_watch)
 		loop_mod(&c->sp, sp_ev);

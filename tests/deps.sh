@@ -12,10 +12,14 @@ test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       gcc-mipsel-linux-gnu libc6-dev-mipsel-cross podman
       systemd strace man-db groff-base"
 
+bench="$build curl python3 iproute2 util-linux procps wrk nginx lighttpd
+      lighttpd-mod-mbedtls"
+
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+bench) want=$bench ;;
+*) echo "usage: deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""
