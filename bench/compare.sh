@@ -204,6 +204,7 @@ for run in $(seq "$RUNS"); do
 		stop
 	done
 	add crypto bound "$(taskset -c 0 "$t/cryptobound" 3 | awk '{print $2}')"
+	add crypto boundpk "$(taskset -c 0 "$t/cryptobound" 3 pk | awk '{print $2}')"
 done
 
 size() { strip -o "$t/stripped" "$1" && stat -c %s "$t/stripped"; }

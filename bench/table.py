@@ -56,10 +56,16 @@ def main():
         print()
         print("crypto bound (x25519 keygen + x25519 shared secret + ECDSA P-256 sign, one core): "
               "%.0f/s (%.0f-%.0f)" % (bound, min(b), max(b)))
+        bpk = vals.get(("crypto", "boundpk"))
+        if bpk:
+            print("the same with the signature made as TLS makes it (mbedtls_pk_sign): "
+                  "%.0f/s (%.0f-%.0f)" % (statistics.median(bpk), min(bpk), max(bpk)))
         for s in SERVERS[:2]:
             f = med(s, "full")
             if f:
-                print("  %s full handshakes: %.0f%% of the bound" % (s, 100 * f / bound))
+                print("  %s full handshakes: %.0f%% of the bound%s" % (
+                    s, 100 * f / bound,
+                    ", %.0f%% of the pk_sign bound" % (100 * f / statistics.median(bpk)) if bpk else ""))
 
 
 if __name__ == "__main__":
