@@ -8,6 +8,7 @@
 
 #include <mbedtls/version.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
@@ -53,6 +54,39 @@ compat_pk_check_pair(const mbedtls_pk_context *pub,
 	(void)drbg;
 	return mbedtls_pk_check_pair(pub, prv);
 #endif
+}
+
+/*
+ * mbedTLS 2.28's pk layer signs with an EC key (type ECKEY) through a
+ * temporary copy whose group lacks the precomputed table for the base
+ * point, so every handshake recomputes it: a third of a full handshake's
+ * CPU. A key of type ECDSA signs with its own context, which keeps the
+ * table from the first signature on. 3.x keeps it either way. Replaces
+ * *key (after its pair check); 0 or an mbedTLS error.
+ */
+static inline int
+compat_sign_key(mbedtls_pk_context *key)
+{
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	mbedtls_pk_context	ecdsa;
+	int			ret;
+
+	if (mbedtls_pk_get_type(key) != MBEDTLS_PK_ECKEY)
+		return 0;
+	mbedtls_pk_init(&ecdsa);
+	if ((ret = mbedtls_pk_setup(&ecdsa,
+	    mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA))) != 0 ||
+	    (ret = mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(ecdsa),
+	    mbedtls_pk_ec(*key))) != 0) {
+		mbedtls_pk_free(&ecdsa);
+		return ret;
+	}
+	mbedtls_pk_free(key);	/* zeroizes the parsed copy */
+	*key = ecdsa;
+#else
+	(void)key;
+#endif
+	return 0;
 }
 
 static inline void

@@ -190,6 +190,11 @@ load_pair(const char *certfile, const char *keyfile, mbedtls_x509_crt *chain,
 		    "first)", keyfile, certfile);
 		return -1;
 	}
+	if ((ret = compat_sign_key(key)) != 0) {
+		tls_strerror(ret, e, sizeof(e));
+		snprintf(err, errlen, "key %s: %s", keyfile, e);
+		return -1;
+	}
 	return 0;
 }
 
