@@ -1,2 +1,0 @@
-build-36/conf.o: src/conf.c src/mtasts.h
-src/mtasts.h:

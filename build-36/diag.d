@@ -1,2 +1,0 @@
-build-36/diag.o: src/diag.c src/mtasts.h
-src/mtasts.h:

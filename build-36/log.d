@@ -1,2 +1,0 @@
-build-36/log.o: src/log.c src/mtasts.h
-src/mtasts.h:

@@ -1,2 +1,0 @@
-build-36/policy.o: src/policy.c src/mtasts.h
-src/mtasts.h:

@@ -1,2 +1,0 @@
-build-36/unit.o: tests/unit.c src/mtasts.h
-src/mtasts.h:
