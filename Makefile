@@ -137,12 +137,14 @@ STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash
 # HTTPS), built from Debian 13 sources into build-deps/ (cached), and
 # mtasts-httpd built against it into build-new/.
 NEW		= build-deps/prefix
+# The static libraries tests/newstack.sh built into prefix $(1).
+static_stack	= MBEDTLS_LIBS="$(1)/lib/libmbedtls.a $(1)/lib/libmbedx509.a \
+		  $(1)/lib/libmbedcrypto.a" MHD_LIBS="$(1)/lib/libmicrohttpd.a"
 new-stack:
 	@bash tests/newstack.sh
 	@$(MAKE) --no-print-directory all BUILD=build-new \
 	    CPPFLAGS="-I$(NEW)/include" \
-	    MBEDTLS_LIBS="$(NEW)/lib/libmbedtls.a $(NEW)/lib/libmbedx509.a $(NEW)/lib/libmbedcrypto.a" \
-	    MHD_LIBS="$(NEW)/lib/libmicrohttpd.a"
+	    $(call static_stack,$(NEW))
 
 # Router architectures: cross-built with Debian's cross toolchains against
 # the same stack, built as shared libraries (as a router has them) into
@@ -171,8 +173,7 @@ static:
 	    CFLAGS="-O2 -g -ffunction-sections -fdata-sections" \
 	    LDFLAGS="-static -Wl,--gc-sections" \
 	    CPPFLAGS="-I$(MUSL)/include $(MUSL_DEFS)" \
-	    MBEDTLS_LIBS="$(MUSL)/lib/libmbedtls.a $(MUSL)/lib/libmbedx509.a $(MUSL)/lib/libmbedcrypto.a" \
-	    MHD_LIBS="$(MUSL)/lib/libmicrohttpd.a"
+	    $(call static_stack,$(MUSL))
 	@rm -rf build-static/rootfs
 	@mkdir -p build-static/rootfs/var/lib build-static/rootfs/state
 	@strip -o build-static/rootfs/mtasts-httpd build-static/mtasts-httpd

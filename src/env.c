@@ -22,21 +22,24 @@
 
 #define ENV_FILE	"environment"
 
+#define CERTBOT_DIR	"/etc/letsencrypt"
+
+/* Unset variables leave conf.c's defaults (listen 443, state_dir). */
 static const struct {
 	const char	*var;
 	const char	*key;	/* NULL: handled by hand */
-	const char	*dflt;	/* for globals the container needs */
+	int		 list;	/* words separated by spaces or commas */
 } vars[] = {
-	{ "MTASTS_LISTEN",	"listen",	"443" },
-	{ "MTASTS_STATE_DIR",	"state_dir",	DEFAULT_STATE_DIR },
-	{ "MTASTS_CERT",	"cert",		NULL },
-	{ "MTASTS_KEY",		"key",		NULL },
-	{ "MTASTS_MODE",	"mode",		NULL },
-	{ "MTASTS_MAX_AGE",	"max_age",	NULL },
-	{ "MTASTS_MX",		"mx",		NULL },
-	{ "MTASTS_TLSRPT_RUA",	"tlsrpt_rua",	NULL },
-	{ "MTASTS_DOMAIN",	NULL,		NULL },
-	{ "MTASTS_CERTBOT_DIR",	NULL,		"/etc/letsencrypt" },
+	{ "MTASTS_LISTEN",	"listen",	1 },
+	{ "MTASTS_STATE_DIR",	"state_dir",	0 },
+	{ "MTASTS_CERT",	"cert",		0 },
+	{ "MTASTS_KEY",		"key",		0 },
+	{ "MTASTS_MODE",	"mode",		0 },
+	{ "MTASTS_MAX_AGE",	"max_age",	0 },
+	{ "MTASTS_MX",		"mx",		1 },
+	{ "MTASTS_TLSRPT_RUA",	"tlsrpt_rua",	0 },
+	{ "MTASTS_DOMAIN",	NULL,		1 },
+	{ "MTASTS_CERTBOT_DIR",	NULL,		0 },
 };
 #define NVARS	(sizeof(vars) / sizeof(vars[0]))
 
@@ -74,34 +77,20 @@ emit(struct out *o, const char *var, const char *key, const char *val,
 	o->names[o->nlines++] = var;
 }
 
-/* Each word of a list (white space or commas between) as its own line. */
-static void
-emit_words(struct out *o, const char *var, const char *key, const char *s)
+/* The next word of a list (white space or commas between); 0 at the end. */
+static size_t
+next_word(const char **s)
 {
-	size_t	n;
-
-	for (;;) {
-		s += strspn(s, " \t,");
-		if ((n = strcspn(s, " \t,")) == 0)
-			return;
-		emit(o, var, key, s, n);
-		s += n;
-	}
+	*s += strspn(*s, " \t,");
+	return strcspn(*s, " \t,");
 }
 
 static const char *
 get(const char *name)
 {
 	const char	*v = getenv(name);
-	size_t		 i;
 
-	if (v != NULL && *v == '\0')
-		v = NULL;	/* "MTASTS_X=" in a compose file: unset */
-	if (v == NULL)
-		for (i = 0; i < NVARS; i++)
-			if (strcmp(vars[i].var, name) == 0)
-				return vars[i].dflt;
-	return v;
+	return v != NULL && *v != '\0' ? v : NULL;	/* "X=" in compose: unset */
 }
 
 /* Does the environment configure us (any MTASTS_ variable)? */
@@ -150,6 +139,8 @@ certbot(struct out *o, const char *domain, struct diag *d)
 	const char	*dir = get("MTASTS_CERTBOT_DIR");
 	char		*cert = NULL, *key = NULL, err[400];
 
+	if (dir == NULL)
+		dir = CERTBOT_DIR;
 	if (policy_check_name(domain, 0, err, sizeof(err)) == -1)
 		return;		/* conf.c names the bad domain */
 	if (asprintf(&cert, "%s/live/mta-sts.%s/fullchain.pem", dir,
@@ -210,19 +201,16 @@ env_parse(struct diag *d)
 	if (d->nerr != nerr)
 		return NULL;
 
-	for (i = 0; i < NVARS; i++)
-		if (vars[i].key != NULL && (s = get(vars[i].var)) != NULL) {
-			if (strcmp(vars[i].key, "mx") == 0 ||
-			    strcmp(vars[i].key, "listen") == 0)
-				emit_words(&o, vars[i].var, vars[i].key, s);
-			else
-				emit(&o, vars[i].var, vars[i].key, s,
-				    strlen(s));
-		}
-	for (s = v;;) {
-		s += strspn(s, " \t,");
-		if ((n = strcspn(s, " \t,")) == 0)
-			break;
+	for (i = 0; i < NVARS; i++) {
+		if (vars[i].key == NULL || (s = get(vars[i].var)) == NULL)
+			continue;
+		if (!vars[i].list)
+			emit(&o, vars[i].var, vars[i].key, s, strlen(s));
+		else
+			for (; (n = next_word(&s)) > 0; s += n)
+				emit(&o, vars[i].var, vars[i].key, s, n);
+	}
+	for (s = v; (n = next_word(&s)) > 0; s += n) {
 		emit(&o, "MTASTS_DOMAIN", "domain", s, n);
 		if (get("MTASTS_CERT") == NULL) {
 			if ((dom = strndup(s, n)) == NULL) {
@@ -232,7 +220,6 @@ env_parse(struct diag *d)
 			certbot(&o, dom, d);
 			free(dom);
 		}
-		s += n;
 	}
 	if (o.oom)
 		diag_add(d, 1, "%s: out of memory", ENV_FILE);

@@ -40,6 +40,12 @@ eq() {
 	fi
 }
 
+# A loopback port free now, for servers that need a fixed one (the
+# healthcheck cannot find port 0's choice).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # A config for domain example.com serving on a free loopback port.
 # Extra lines on stdin are appended after the domain block.
 write_conf() {

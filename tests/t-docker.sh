@@ -51,7 +51,7 @@ mkdir -p "$root/etc/letsencrypt/live/mta-sts.example.com"
 cp "$CERTS/mta-sts.fullchain.crt" "$root/etc/letsencrypt/live/mta-sts.example.com/fullchain.pem"
 cp "$CERTS/mta-sts.key" "$root/etc/letsencrypt/live/mta-sts.example.com/privkey.pem"
 chown -R 65532:65532 "$root/etc/letsencrypt"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 wrap=(env -i MTASTS_DOMAIN=example.com MTASTS_MODE=testing MTASTS_MX=mail.example.com
     "MTASTS_LISTEN=127.0.0.1:$port" "$(command -v chroot)" --userspec=65532:65532 "$root")
 run=("${wrap[@]}" /mtasts-httpd)

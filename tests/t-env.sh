@@ -10,8 +10,7 @@ for d in example.com example.net; do
 	cp "$CERTS/mta-sts.fullchain.crt" "$le/live/mta-sts.$d/fullchain.pem"
 	cp "$CERTS/mta-sts.key" "$le/live/mta-sts.$d/privkey.pem"
 done
-# A port nothing listens on now, for the healthcheck (port 0 has none).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base=(env -i PATH="$PATH" MTASTS_LISTEN="127.0.0.1:$port" MTASTS_STATE_DIR="$T/state" MTASTS_CERTBOT_DIR="$le")
 mt() { "${base[@]}" "$@"; }
 
