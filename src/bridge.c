@@ -335,7 +335,7 @@ conn_pump(struct conn *c)
 			return;
 		}
 	}
-	if (c->in == NULL) {
+	if (c->state == C_OPEN && c->in == NULL) {	/* CLOSING needs none */
 		if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
 			log_warnx("%s: out of memory", c->name);
 			conn_close(c);

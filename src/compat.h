@@ -17,8 +17,6 @@
 #ifdef MBEDTLS_PSA_CRYPTO_C
 #include <psa/crypto.h>
 #endif
-#else
-#define MBEDTLS_PRIVATE(m)	m
 #endif
 
 static inline int

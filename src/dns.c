@@ -8,14 +8,29 @@
 
 #include "mtasts.h"
 
+/* The record's owner name, absolute: _mta-sts.<domain>. */
+void
+dns_sts_name(const char *domain, char *buf, size_t len)
+{
+	snprintf(buf, len, "_mta-sts.%s.", domain);
+}
+
+/* The record's TXT value: v=STSv1; id=<id> */
+void
+dns_sts_value(const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "v=STSv1; id=%s", id);
+}
+
 /* One line, no newline: _mta-sts.<domain>. IN TXT "v=STSv1; id=<id>" */
 char *
 dns_sts_record(const char *domain, const char *id)
 {
-	char	*s = NULL;
+	char	 name[300], value[64], *s = NULL;
 
-	if (asprintf(&s, "_mta-sts.%s. IN TXT \"v=STSv1; id=%s\"", domain,
-	    id) == -1)
+	dns_sts_name(domain, name, sizeof(name));
+	dns_sts_value(id, value, sizeof(value));
+	if (asprintf(&s, "%s IN TXT \"%s\"", name, value) == -1)
 		return NULL;
 	return s;
 }

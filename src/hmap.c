@@ -32,7 +32,17 @@ hmap_init(struct hmap *m, size_t n)
 	while (m->cap < 2 * n)
 		m->cap *= 2;
 	m->e = calloc(m->cap, sizeof(*m->e));
+	m->exact = 0;
 	return m->e != NULL ? 0 : -1;
+}
+
+/* The hash folds case either way: exact keys differing in case collide. */
+static int
+same(const struct hmap *m, const struct hent *e, const char *key,
+    size_t len)
+{
+	return e->len == len && (m->exact ? strncmp(e->key, key, len) :
+	    strncasecmp(e->key, key, len)) == 0;
 }
 
 /* Map key (NUL-terminated) to val; a key already there is replaced. */
@@ -43,15 +53,14 @@ hmap_put(struct hmap *m, const char *key, void *val)
 
 	for (i = hash(key, len) & (m->cap - 1); m->e[i].key != NULL;
 	    i = (i + 1) & (m->cap - 1))
-		if (m->e[i].len == len && strncasecmp(m->e[i].key, key,
-		    len) == 0)
+		if (same(m, &m->e[i], key, len))
 			break;
 	m->e[i].key = key;
 	m->e[i].len = len;
 	m->e[i].val = val;
 }
 
-/* The value of the len bytes at key, any case; NULL if absent. */
+/* The value of the len bytes at key (any case unless exact); or NULL. */
 void *
 hmap_get(const struct hmap *m, const char *key, size_t len)
 {
@@ -61,8 +70,7 @@ hmap_get(const struct hmap *m, const char *key, size_t len)
 		return NULL;
 	for (i = hash(key, len) & (m->cap - 1); m->e[i].key != NULL;
 	    i = (i + 1) & (m->cap - 1))
-		if (m->e[i].len == len && strncasecmp(m->e[i].key, key,
-		    len) == 0)
+		if (same(m, &m->e[i], key, len))
 			return m->e[i].val;
 	return NULL;
 }

@@ -43,7 +43,8 @@ void	 diag_add(struct diag *, int is_err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 diag_free(struct diag *);
 
-/* hmap.c: case-insensitive string -> pointer map, for Host and SNI. */
+/* hmap.c: string -> pointer map, case-insensitive (Host, SNI) unless
+ * exact is set after hmap_init (file paths). */
 struct hmap {
 	struct hent {
 		const char	*key;
@@ -51,6 +52,7 @@ struct hmap {
 		void		*val;
 	}	*e;
 	size_t	 cap;
+	int	 exact;
 };
 int	 hmap_init(struct hmap *, size_t n);
 void	 hmap_put(struct hmap *, const char *key, void *val);
@@ -134,10 +136,14 @@ int	 policy_render(const struct conf_domain *, char **out, size_t *len);
 
 /* dns.c: zone-file lines for a domain. */
 char	*dns_sts_record(const char *domain, const char *id);
+void	 dns_sts_name(const char *domain, char *buf, size_t len);
+void	 dns_sts_value(const char *id, char *buf, size_t len);
 char	*dns_render(const struct conf_domain *, const char *id);
 
 /* state.c: the persisted policy id. */
 int	 state_next_id(const char *prev, time_t now, char out[ID_MAX + 1]);
+int	 state_path(const char *dir, const char *domain, char *buf,
+	    size_t len);
 int	 state_sync(const char *dir, const char *domain, const char *policy,
 	    size_t len, time_t now, char id[ID_MAX + 1], int *is_new,
 	    char *err, size_t errlen);

@@ -51,8 +51,9 @@ chown_state(const char *dir, uid_t uid, gid_t gid, const struct conf *c)
 	if (chown(dir, uid, gid) == -1)
 		log_warn("state_dir %s: chown", dir);
 	for (i = 0; i < c->ndomains; i++) {
-		snprintf(path, sizeof(path), "%s/%s.state", dir,
-		    c->domains[i].name);
+		if (state_path(dir, c->domains[i].name, path,
+		    sizeof(path)) == -1)
+			continue;	/* state_sync said so already */
 		if (chown(path, uid, gid) == -1 && errno != ENOENT)
 			log_warn("%s: chown", path);
 	}

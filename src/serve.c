@@ -21,6 +21,9 @@
 
 #include "mtasts.h"
 
+/* After the _mta-sts line whose id admins must publish (grep for it). */
+#define MARK_NEW	" ; NEW id: publish this record"
+
 static struct conf	*conf;	/* running; restart-only fields as started */
 static struct snapshot	*snap;
 static struct ev	 sig_ev;
@@ -56,8 +59,7 @@ print_records(const struct conf *c, const struct snapshot *s)
 			log_warnx("out of memory");
 			continue;
 		}
-		mark = s->sites[i].id_is_new ?
-		    " ; NEW id: publish this record" : " ; id unchanged";
+		mark = s->sites[i].id_is_new ? MARK_NEW : " ; id unchanged";
 		for (line = rec; *line != '\0'; line = nl + 1) {
 			nl = strchr(line, '\n');
 			*nl = '\0';
@@ -80,12 +82,12 @@ announce(const struct conf *c, const struct conf_domain *d,
 		log_warnx("out of memory");
 		return;
 	}
-	printf("dns: %s ; NEW id: publish this record\n", rec);
+	printf("dns: %s%s\n", rec, MARK_NEW);
 	fflush(stdout);
 	log_info("%s: policy changed, new id %s", site->domain, site->id);
 	if (c->hook != NULL) {
-		snprintf(name, sizeof(name), "_mta-sts.%s.", site->domain);
-		snprintf(value, sizeof(value), "v=STSv1; id=%s", site->id);
+		dns_sts_name(site->domain, name, sizeof(name));
+		dns_sts_value(site->id, value, sizeof(value));
 		snprintf(max_age, sizeof(max_age), "%lld", d->max_age);
 		vars[0] = "MTASTS_DOMAIN";	vars[1] = site->domain;
 		vars[2] = "MTASTS_ID";		vars[3] = site->id;
@@ -182,15 +184,11 @@ keep_restart_only(struct conf *old, struct conf *nc)
 	old->nlisten = n;
 }
 
+/* The site of s serving the same host as site, or NULL. */
 static const struct site *
-find_site(const struct snapshot *s, const char *domain)
+find_site(const struct snapshot *s, const struct site *site)
 {
-	size_t	i;
-
-	for (i = 0; i < s->nsites; i++)
-		if (strcmp(s->sites[i].domain, domain) == 0)
-			return &s->sites[i];
-	return NULL;
+	return hmap_get(&s->hosts, site->host, strlen(site->host));
 }
 
 static void
@@ -233,14 +231,14 @@ reload(const char *why)
 
 	/* ...announce second. */
 	for (i = 0; i < ns->nsites; i++) {
-		prev = find_site(old, ns->sites[i].domain);
+		prev = find_site(old, &ns->sites[i]);
 		if (prev == NULL || strcmp(prev->id, ns->sites[i].id) != 0) {
 			announce(nc, &nc->domains[i], &ns->sites[i]);
 			nnew++;
 		}
 	}
 	for (i = 0; i < old->nsites; i++)
-		if (find_site(ns, old->sites[i].domain) == NULL)
+		if (find_site(ns, &old->sites[i]) == NULL)
 			log_warnx("%s: no longer served (to retire a policy, "
 			    "publish mode none first: RFC 8461 8.3)",
 			    old->sites[i].domain);

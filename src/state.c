@@ -143,6 +143,14 @@ state_write(const char *dir, const char *path, const char *id,
 	return 0;
 }
 
+/* dir/<domain>.state into buf; -1 when it does not fit. */
+int
+state_path(const char *dir, const char *domain, char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, "%s/%s.state", dir, domain) < len ?
+	    0 : -1;
+}
+
 /*
  * The id for this domain's policy bytes: the stored one when the bytes
  * are unchanged (*is_new = 0), else a new greater one, persisted before
@@ -167,8 +175,7 @@ state_sync(const char *dir, const char *domain, const char *policy,
 		snprintf(err, errlen, "state_dir %s: not a directory", dir);
 		return -1;
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.state", dir, domain)
-	    >= sizeof(path)) {
+	if (state_path(dir, domain, path, sizeof(path)) == -1) {
 		snprintf(err, errlen, "state_dir %s: path too long", dir);
 		return -1;
 	}

@@ -331,8 +331,11 @@ sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
 {
 	struct tls	*t = arg;
 	struct pair	*p;
+	size_t		 n = len;
 
-	if ((p = hmap_get(&t->sni, (const char *)name, len)) != NULL &&
+	if (n > 0 && name[n - 1] == '.')	/* as snap_route reads it */
+		n--;
+	if ((p = hmap_get(&t->sni, (const char *)name, n)) != NULL &&
 	    p != &t->pairs[0])
 		mbedtls_ssl_set_hs_own_cert(ssl, &p->chain, &p->key);
 	/* Unknown names get the default certificate (pairs[0]). */

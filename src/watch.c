@@ -249,7 +249,7 @@ void
 watch_set(const char *const *files, size_t n)
 {
 	struct entry	*old = entries;
-	struct hmap	 seen = { NULL, 0 };
+	struct hmap	 seen = { 0 };
 	size_t		 i, j, nold = nentries;
 
 	free_paths();
@@ -260,6 +260,7 @@ watch_set(const char *const *files, size_t n)
 		free_paths();
 		return;
 	}
+	seen.exact = 1;		/* paths: /a/Cert.pem is not /a/cert.pem */
 	for (i = 0; i < n; i++) {
 		if (files[i] == NULL ||
 		    hmap_get(&seen, files[i], strlen(files[i])) != NULL)
