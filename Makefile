@@ -54,8 +54,8 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
 LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
 
-LIB_SRCS	= bridge.c conf.c diag.c dns.c env.c health.c hmap.c hook.c \
-		  http.c log.c loop.c priv.c \
+LIB_SRCS	= bridge.c conf.c diag.c dns.c env.c fast.c health.c hmap.c \
+		  hook.c http.c log.c loop.c priv.c \
 		  policy.c serve.c snap.c state.c tls.c uci.c watch.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd

@@ -1,10 +1,14 @@
 /*
  * bridge.c: the TLS side. Accepts TCP connections, runs the mbedTLS
- * handshake non-blocking on our loop, then relays plaintext between the
- * TLS session and one end of an AF_UNIX socketpair whose other end
- * libmicrohttpd owns (with the client's real address). A client's
- * close_notify or FIN becomes a half-close towards MHD; MHD closing its
- * end becomes our close_notify and close.
+ * handshake non-blocking on our loop, then serves the plaintext. A plain
+ * GET or HEAD of the policy (fast.c recognises it) is answered here from
+ * the current snapshot, with the bytes libmicrohttpd would send. The
+ * first request that is anything else hands the connection to
+ * libmicrohttpd for good: from that byte on we relay plaintext between
+ * the TLS session and one end of an AF_UNIX socketpair whose other end
+ * MHD owns (with the client's real address). A client's close_notify or
+ * FIN becomes a half-close towards MHD; MHD closing its end becomes our
+ * close_notify and close.
  *
  * Limits owned here, because MHD sees a connection only after the
  * handshake: the global connection cap (checked at accept), the handshake
@@ -12,8 +16,9 @@
  *
  * A connection costs a few hundred bytes until its first bytes arrive:
  * the TLS context (mbedTLS's record buffers, ~33 KB) is allocated then.
- * The relay buffers exist only while bytes are in flight: an idle
- * keep-alive connection holds none.
+ * The relay buffers exist only while bytes are in flight, and the
+ * socketpair and MHD's connection only once a request needed MHD: an idle
+ * keep-alive connection that only fetched the policy holds neither.
  *
  * Each connection sits on exactly one list: handshaking (deadline =
  * accept time + handshake timeout, so the list is in deadline order),
@@ -64,13 +69,14 @@ struct conn {
 	int			 tls_eof;	/* client is done sending */
 	int			 sp_eof;	/* MHD is done sending */
 	int			 sp_watch;	/* sp is in epoll */
+	int			 close_after;	/* answered the last request */
 	struct tls		*tls;
 	struct tlsconn		*t;	/* NULL in C_WAIT */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	char			 name[64];	/* peer as text, for logs */
 	char			 sni[256];	/* "" when the client sent none */
-	int			 mhd_fd;	/* MHD's end, -1 before open */
+	int			 mhd_fd;	/* MHD's end, -1 until handed */
 	unsigned		 requests;
 	size_t			 in_off, in_len;	/* client -> MHD */
 	size_t			 out_off, out_len;	/* MHD -> client */
@@ -86,10 +92,12 @@ static struct list	 handshaking, open_conns, dead;
 static struct listener	*listeners;
 static size_t		 nlisteners;
 static struct tls	*cur_tls;
+static const struct snapshot *cur_snap;
 static struct conn	**byfd;		/* MHD's fd -> its connection */
 static size_t		 nbyfd;
 static int		 nconns, max_conns, max_per_ip, hs_timeout_ms;
 static int		 idle_timeout_ms;
+static unsigned		 max_requests;
 
 static void	conn_pump(struct conn *);
 static int	conn_tls(struct conn *);
@@ -254,9 +262,12 @@ remember_fd(struct conn *c, int fd)
 	return 0;
 }
 
-/* The handshake is done: connect the plaintext side to MHD. */
+/*
+ * A request fast.c does not answer: connect the plaintext side to MHD,
+ * for the rest of the connection.
+ */
 static int
-conn_open(struct conn *c)
+conn_hand_to_mhd(struct conn *c)
 {
 	int	sp[2];
 
@@ -284,9 +295,38 @@ conn_open(struct conn *c)
 		return -1;
 	}
 	c->sp_watch = 1;
-	c->state = C_OPEN;
-	list_append(&open_conns, c, now_ms() + idle_timeout_ms);
 	return 0;
+}
+
+/*
+ * Answer the request at the head of c->in if fast.c knows it, into the
+ * empty c->out. Returns 1 if answered, 0 if it is MHD's.
+ */
+static int
+conn_answer(struct conn *c)
+{
+	struct fast_req	r;
+	size_t		used, n;
+	int		last;
+
+	used = fast_request((const char *)c->in + c->in_off,
+	    c->in_len - c->in_off, &r);
+	if (used == 0 || cur_snap == NULL)
+		return 0;
+	/* The last request a connection may make closes it, as in http.c. */
+	last = c->requests + 1 >= max_requests;
+	n = fast_response(cur_snap, &r, c->sni[0] != '\0' ? c->sni : NULL,
+	    last, (char *)c->out, RELAY_BUF);
+	if (n == 0)
+		return 0;
+	c->requests++;
+	c->close_after = last || r.close;
+	c->in_off += used;
+	if (c->in_off == c->in_len)
+		c->in_len = 0;
+	c->out_off = 0;
+	c->out_len = n;
+	return 1;
 }
 
 static int
@@ -316,7 +356,7 @@ conn_pump(struct conn *c)
 {
 	uint32_t	tcp_ev = 0, sp_ev = 0;
 	ssize_t		n;
-	int		ret, progress, moved = 0;
+	int		ret, progress, moved = 0, direct;
 
 	if (c->state == C_WAIT && conn_tls(c) == -1)
 		return;
@@ -330,10 +370,8 @@ conn_pump(struct conn *c)
 			conn_fail(c, "TLS handshake failed", ret);
 			return;
 		}
-		if (conn_open(c) == -1) {
-			conn_close(c);
-			return;
-		}
+		c->state = C_OPEN;
+		list_append(&open_conns, c, now_ms() + idle_timeout_ms);
 	}
 	if (c->state == C_OPEN && c->in == NULL) {	/* CLOSING needs none */
 		if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
@@ -346,9 +384,14 @@ conn_pump(struct conn *c)
 	do {
 		progress = 0;
 		tcp_ev = sp_ev = 0;
+		direct = c->sp.fd == -1;	/* MHD not involved (yet) */
 
-		/* client -> MHD */
-		if (c->in_len == 0 && !c->tls_eof && c->state == C_OPEN) {
+		/*
+		 * client -> us. Answering ourselves, read the next request
+		 * only once the last answer is out (pipelined ones wait).
+		 */
+		if (c->in_len == 0 && !c->tls_eof && c->state == C_OPEN &&
+		    !(direct && (c->out_len > 0 || c->close_after))) {
 			ret = mbedtls_ssl_read(&c->t->ssl, c->in, RELAY_BUF);
 			if (ret > 0) {
 				c->in_off = 0;
@@ -358,14 +401,27 @@ conn_pump(struct conn *c)
 				tcp_ev |= want(ret);
 			} else if (is_eof(ret)) {
 				c->tls_eof = 1;
-				shutdown(c->sp.fd, SHUT_WR);
+				if (!direct)
+					shutdown(c->sp.fd, SHUT_WR);
 				progress = 1;
 			} else {
 				conn_fail(c, "TLS read", ret);
 				return;
 			}
 		}
-		if (c->in_len > 0) {
+		if (c->in_len > 0 && direct && c->out_len == 0 &&
+		    !c->close_after) {
+			if (!conn_answer(c)) {
+				if (conn_hand_to_mhd(c) == -1) {
+					conn_close(c);
+					return;
+				}
+				direct = 0;
+			}
+			progress = 1;
+		}
+		/* client -> MHD */
+		if (c->in_len > 0 && !direct) {
 			n = send(c->sp.fd, c->in + c->in_off,
 			    c->in_len - c->in_off, MSG_NOSIGNAL);
 			if (n > 0) {
@@ -383,7 +439,7 @@ conn_pump(struct conn *c)
 		}
 
 		/* MHD -> client */
-		if (c->out_len == 0 && !c->sp_eof) {
+		if (c->out_len == 0 && !c->sp_eof && !direct) {
 			n = recv(c->sp.fd, c->out, RELAY_BUF, 0);
 			if (n > 0) {
 				c->out_off = 0;
@@ -413,8 +469,12 @@ conn_pump(struct conn *c)
 			}
 		}
 
-		/* MHD is done and everything it said is sent: close. */
-		if (c->sp_eof && c->out_len == 0) {
+		/*
+		 * MHD is done, or we answered the last request or the client
+		 * is done, and everything said is sent: close.
+		 */
+		if (c->out_len == 0 && (c->sp_eof || (direct &&
+		    (c->close_after || (c->tls_eof && c->in_len == 0))))) {
 			c->state = C_CLOSING;
 			ret = mbedtls_ssl_close_notify(&c->t->ssl);
 			if (want(ret) != 0) {
@@ -618,6 +678,7 @@ bridge_listen(const struct conf *c)
 	size_t	i;
 
 	max_conns = c->max_conns;
+	max_requests = (unsigned)c->max_requests;
 	max_per_ip = c->max_conns_per_ip;
 	hs_timeout_ms = c->handshake_timeout * 1000;
 	idle_timeout_ms = c->idle_timeout * 1000;
@@ -690,13 +751,17 @@ bridge_count_request(int fd)
 	return ++byfd[fd]->requests;
 }
 
-/* New connections use t from now on; open ones keep theirs. */
+/*
+ * Requests answered here answer from s from now on (the caller owns s);
+ * new connections use its certificates, open ones keep theirs.
+ */
 void
-bridge_publish(struct tls *t)
+bridge_publish(const struct snapshot *s)
 {
 	struct tls	*old = cur_tls;
 
-	cur_tls = tls_ref(t);
+	cur_snap = s;
+	cur_tls = tls_ref(s->tls);
 	tls_unref(old);
 }
 
@@ -756,4 +821,5 @@ bridge_close_all(void)
 	nbyfd = 0;
 	tls_unref(cur_tls);
 	cur_tls = NULL;
+	cur_snap = NULL;
 }

@@ -190,6 +190,17 @@ int		 snap_index(struct snapshot *);
 const struct site *snap_route(const struct snapshot *, const char *method,
 		    const char *url, const char *host, const char *sni);
 
+/* fast.c: the plain policy GET, answered in the bridge without MHD. */
+#define FAST_REQ_MAX	1024	/* longer requests are MHD's */
+struct fast_req {
+	int	head;		/* HEAD, else GET */
+	int	close;		/* "Connection: close" */
+	char	host[256];	/* the Host header's value */
+};
+size_t	 fast_request(const char *buf, size_t len, struct fast_req *);
+size_t	 fast_response(const struct snapshot *, const struct fast_req *,
+	    const char *sni, int close, char *out, size_t cap);
+
 /* http.c: the libmicrohttpd daemon, driven from our loop. */
 int	 http_start(const struct conf *);
 void	 http_stop(void);
@@ -201,10 +212,11 @@ void	 http_run(void);
 int	 http_timeout_ms(void);
 const char *http_version(void);
 
-/* bridge.c: TLS on the TCP socket <-> plaintext socketpair to MHD. */
+/* bridge.c: TLS on the TCP socket; the plain policy GET answered from
+ * the snapshot (fast.c), anything else relayed to MHD by socketpair. */
 int	 bridge_listen(const struct conf *);
 void	 bridge_print_listeners(void);
-void	 bridge_publish(struct tls *);
+void	 bridge_publish(const struct snapshot *);
 int	 bridge_expire(void);
 void	 bridge_close_all(void);
 void	 bridge_sni(const void *ssl, const char *name, size_t len);

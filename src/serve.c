@@ -227,7 +227,7 @@ reload(const char *why)
 	old = snap;
 	snap = ns;
 	http_publish(ns);
-	bridge_publish(ns->tls);
+	bridge_publish(ns);
 
 	/* ...announce second. */
 	for (i = 0; i < ns->nsites; i++) {
@@ -339,7 +339,7 @@ serve(struct conf *c)
 	watch_files(conf);
 	priv_drop(conf);	/* sockets bound, certificates loaded */
 	http_publish(snap);
-	bridge_publish(snap->tls);
+	bridge_publish(snap);
 	bridge_print_listeners();
 	/* Serving from here on; only now announce. */
 	print_records(conf, snap);
