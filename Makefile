@@ -23,8 +23,12 @@ SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 DESTDIR		?=
 
 CC		?= cc
-CFLAGS		?= -O2 -g
-LDFLAGS		?=
+# Size first, for a router's flash: -Os, unused code and data dropped, no
+# unwind tables (C without exceptions; -g keeps .debug_frame for gdb).
+# -z now: full RELRO and no lazy binding, so calls skip the PLT.
+CFLAGS		?= -Os -g -ffunction-sections -fdata-sections \
+		   -fno-asynchronous-unwind-tables -fno-plt
+LDFLAGS		?= -Wl,--gc-sections -Wl,-z,now
 WARNINGS	?= -Wall -Wextra -Wshadow -Wpointer-arith -Wmissing-prototypes \
 		   -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
 BUILD		?= build
