@@ -68,6 +68,10 @@ start_server() {
 	[ "$conf" = - ] && args=()
 	SOUT=$T/server.out
 	SERR=$T/server.err
+	# Empty them here: the job's own redirections truncate only once it
+	# runs, and a restart would read the last server's ready line first.
+	: > "$SOUT"
+	: > "$SERR"
 	# shellcheck disable=SC2086
 	${WRAP:-} "$BIN" "${args[@]}" > "$SOUT" 2> "$SERR" &
 	SPID=$!
