@@ -22,4 +22,6 @@ else
 	calls="(not counted: strace not used)"
 fi
 b=$(sw)
-echo "idle for ${secs}s: $((b - a)) context switches, epoll_wait calls: ${calls:-0}"
+note=""
+[ -z "${NO_STRACE:-}" ] && command -v strace > /dev/null && note=" (strace attaching and detaching counts among the switches; NO_STRACE=1 to leave it out)"
+echo "idle for ${secs}s: $((b - a)) context switches, epoll_wait calls: ${calls:-0}$note"

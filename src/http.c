@@ -17,6 +17,8 @@
 
 #include "mtasts.h"
 
+#define NOT_FOUND_BODY	"not found\n"
+
 static struct MHD_Daemon	*mhd;
 static struct snapshot		*snap;
 static unsigned			 max_requests;
@@ -77,6 +79,29 @@ count_host(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * A text/plain response owning a copy of body, with "Connection: close"
+ * if close is set; NULL if out of memory.
+ */
+static struct MHD_Response *
+response(const char *body, size_t len, int close)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer(len, (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return NULL;
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain") != MHD_YES || (close &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") !=
+	    MHD_YES)) {
+		MHD_destroy_response(r);
+		return NULL;
+	}
+	return r;
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -85,9 +110,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	static int		 started;
 	const union MHD_ConnectionInfo	*ci;
 	const struct site	*s;
+	struct MHD_Response	*r;
 	struct hosts		 h = { NULL, 0 };
 	const char		*sni = NULL;
 	int			 safe, last = 0;
+	enum MHD_Result		 ret;
 
 	(void)cls;
 	(void)version;
@@ -115,42 +142,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		last = bridge_count_request(ci->connect_fd) >= max_requests;
 	}
 	s = h.count == 1 ? snap_route(snap, method, url, h.value, sni) : NULL;
-	if (s != NULL)
-		return MHD_queue_response(c, MHD_HTTP_OK,
-		    last ? s->resp_close : s->resp);
-	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND,
-	    last ? snap->notfound_close : snap->notfound);
-}
-
-/*
- * A text/plain response owning a copy of body, with "Connection: close"
- * if close is set; NULL if out of memory.
- */
-struct MHD_Response *
-http_response(const char *body, size_t len, int close)
-{
-	struct MHD_Response	*r;
-
-	r = MHD_create_response_from_buffer(len, (void *)body,
-	    MHD_RESPMEM_MUST_COPY);
+	/*
+	 * Made per request: the bridge answers the common request itself
+	 * (fast.c), so ready responses per site would cost memory for the
+	 * rare rest. A copy, as a reload may free the snapshot mid-send.
+	 */
+	r = s != NULL ? response(s->policy, s->policy_len, last) :
+	    response(NOT_FOUND_BODY, strlen(NOT_FOUND_BODY), last);
 	if (r == NULL)
-		return NULL;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "text/plain") != MHD_YES || (close &&
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") !=
-	    MHD_YES)) {
-		MHD_destroy_response(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* Drop our reference; MHD frees it once no connection still sends it. */
-void
-http_response_free(struct MHD_Response *r)
-{
-	if (r != NULL)
-		MHD_destroy_response(r);
+		return MHD_NO;	/* out of memory: MHD closes the connection */
+	ret = MHD_queue_response(c, s != NULL ? MHD_HTTP_OK :
+	    MHD_HTTP_NOT_FOUND, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static void

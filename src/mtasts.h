@@ -170,16 +170,12 @@ struct site {
 	size_t		 policy_len;
 	char		 id[ID_MAX + 1];
 	int		 id_is_new;
-	struct MHD_Response *resp;
-	struct MHD_Response *resp_close;	/* the same, "Connection: close" */
 };
 
 struct snapshot {
 	struct site		*sites;
 	size_t			 nsites;
 	struct hmap		 hosts;	/* "mta-sts.<domain>" -> site */
-	struct MHD_Response	*notfound;
-	struct MHD_Response	*notfound_close;
 	struct tls		*tls;
 };
 
@@ -206,8 +202,6 @@ int	 http_start(const struct conf *);
 void	 http_stop(void);
 void	 http_publish(struct snapshot *);
 int	 http_add_connection(int fd, const struct sockaddr *, socklen_t);
-struct MHD_Response *http_response(const char *body, size_t len, int close);
-void	 http_response_free(struct MHD_Response *);
 void	 http_run(void);
 int	 http_timeout_ms(void);
 const char *http_version(void);

@@ -1,8 +1,8 @@
 /*
- * snap.c: the published snapshot: for every domain its rendered policy,
- * its id and a ready HTTP response, plus the 404 response and the TLS
- * config. Built complete off to the side, never changed once built; the
- * handler and new connections only ever read the current one.
+ * snap.c: the published snapshot: for every domain its rendered policy
+ * and its id, the host map, and the TLS config. Built complete off to the
+ * side, never changed once built; the handlers (fast.c, http.c) and new
+ * connections only ever read the current one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +10,6 @@
 #include <strings.h>
 
 #include "mtasts.h"
-
-#define NOT_FOUND_BODY	"not found\n"
 
 void
 snap_free(struct snapshot *s)
@@ -24,13 +22,9 @@ snap_free(struct snapshot *s)
 		free(s->sites[i].domain);
 		free(s->sites[i].host);
 		free(s->sites[i].policy);
-		http_response_free(s->sites[i].resp);
-		http_response_free(s->sites[i].resp_close);
 	}
 	free(s->sites);
 	hmap_free(&s->hosts);
-	http_response_free(s->notfound);
-	http_response_free(s->notfound_close);
 	tls_unref(s->tls);
 	free(s);
 }
@@ -58,11 +52,6 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 	s->nsites = c->ndomains;
 	if ((s->tls = tls_new(c, err, errlen)) == NULL)
 		goto fail;
-	if ((s->notfound = http_response(NOT_FOUND_BODY,
-	    strlen(NOT_FOUND_BODY), 0)) == NULL ||
-	    (s->notfound_close = http_response(NOT_FOUND_BODY,
-	    strlen(NOT_FOUND_BODY), 1)) == NULL)
-		goto oom;
 	for (i = 0; i < c->ndomains; i++) {
 		site = &s->sites[i];
 		if ((site->domain = strdup(c->domains[i].name)) == NULL ||
@@ -77,11 +66,6 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 			    c->domains[i].line, site->domain);
 			goto fail;
 		}
-		if ((site->resp = http_response(site->policy,
-		    site->policy_len, 0)) == NULL ||
-		    (site->resp_close = http_response(site->policy,
-		    site->policy_len, 1)) == NULL)
-			goto oom;
 	}
 	if (snap_index(s) == -1)
 		goto oom;
