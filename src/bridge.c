@@ -91,8 +91,7 @@ struct listener {
 static struct list	 handshaking, open_conns, dead;
 static struct listener	*listeners;
 static size_t		 nlisteners;
-static struct tls	*cur_tls;
-static const struct snapshot *cur_snap;
+static const struct snapshot *cur_snap;	/* its tls for new connections */
 static struct conn	**byfd;		/* MHD's fd -> its connection */
 static size_t		 nbyfd;
 static int		 nconns, max_conns, max_per_ip, hs_timeout_ms;
@@ -299,6 +298,16 @@ conn_hand_to_mhd(struct conn *c)
 }
 
 /*
+ * 1 if c's next request is the last one max_requests allows: its
+ * response closes the connection.
+ */
+static int
+last_request(const struct conn *c)
+{
+	return c->requests + 1 >= max_requests;
+}
+
+/*
  * Answer the request at the head of c->in if fast.c knows it, into the
  * empty c->out. Returns 1 if answered, 0 if it is MHD's.
  */
@@ -307,20 +316,19 @@ conn_answer(struct conn *c)
 {
 	struct fast_req	r;
 	size_t		used, n;
-	int		last;
+	int		close;
 
 	used = fast_request((const char *)c->in + c->in_off,
 	    c->in_len - c->in_off, &r);
 	if (used == 0 || cur_snap == NULL)
 		return 0;
-	/* The last request a connection may make closes it, as in http.c. */
-	last = c->requests + 1 >= max_requests;
+	close = r.close || last_request(c);
 	n = fast_response(cur_snap, &r, c->sni[0] != '\0' ? c->sni : NULL,
-	    last, (char *)c->out, RELAY_BUF);
+	    close, (char *)c->out, RELAY_BUF);
 	if (n == 0)
 		return 0;
 	c->requests++;
-	c->close_after = last || r.close;
+	c->close_after = close;
 	c->in_off += used;
 	if (c->in_off == c->in_len)
 		c->in_len = 0;
@@ -517,7 +525,7 @@ conn_tls(struct conn *c)
 		return -1;
 	}
 	c->t->conn = c;
-	c->tls = tls_ref(cur_tls);
+	c->tls = tls_ref(cur_snap->tls);
 	mbedtls_ssl_init(&c->t->ssl);
 	if ((ret = mbedtls_ssl_setup(&c->t->ssl, tls_ssl_config(c->tls))) != 0) {
 		conn_fail(c, "TLS setup", ret);
@@ -742,13 +750,21 @@ bridge_sni_of(int fd)
 	return c->sni;
 }
 
-/* One more request on MHD's fd; returns how many it has had. */
-unsigned
+/*
+ * One more request on MHD's fd: 1 if it is the connection's last, whose
+ * response must close it.
+ */
+int
 bridge_count_request(int fd)
 {
-	if (fd < 0 || (size_t)fd >= nbyfd || byfd[fd] == NULL)
+	struct conn	*c;
+	int		 last;
+
+	if (fd < 0 || (size_t)fd >= nbyfd || (c = byfd[fd]) == NULL)
 		return 0;
-	return ++byfd[fd]->requests;
+	last = last_request(c);
+	c->requests++;
+	return last;
 }
 
 /*
@@ -758,11 +774,7 @@ bridge_count_request(int fd)
 void
 bridge_publish(const struct snapshot *s)
 {
-	struct tls	*old = cur_tls;
-
 	cur_snap = s;
-	cur_tls = tls_ref(s->tls);
-	tls_unref(old);
 }
 
 /*
@@ -819,7 +831,5 @@ bridge_close_all(void)
 	free(byfd);
 	byfd = NULL;
 	nbyfd = 0;
-	tls_unref(cur_tls);
-	cur_tls = NULL;
 	cur_snap = NULL;
 }

@@ -18,8 +18,9 @@
  * differently; it only recognises the one request whose answer is known,
  * and is strict about what it recognises.
  */
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mtasts.h"
@@ -32,23 +33,11 @@ has_prefix(const char *p, const char *end, const char *s)
 	return (size_t)(end - p) >= n && memcmp(p, s, n) == 0;
 }
 
-/* Equal ignoring ASCII case; b is lower case. */
+/* The len bytes at a are b, in any case. */
 static int
-ieq(const char *a, size_t alen, const char *b)
+ieq(const char *a, size_t len, const char *b)
 {
-	size_t	i;
-
-	if (alen != strlen(b))
-		return 0;
-	for (i = 0; i < alen; i++) {
-		unsigned char ch = (unsigned char)a[i];
-
-		if (ch >= 'A' && ch <= 'Z')
-			ch += 'a' - 'A';
-		if (ch != (unsigned char)b[i])
-			return 0;
-	}
-	return 1;
+	return len == strlen(b) && strncasecmp(a, b, len) == 0;
 }
 
 /* RFC 9110 5.6.2 tchar. */
@@ -161,8 +150,7 @@ http_date(void)
 
 /*
  * The response to r from snapshot s, written to out, as libmicrohttpd
- * would send it ("Connection: close" when the client asked for it or
- * close is set). Returns its length, or 0 when r does not route to a site
+ * would send it ("Connection: close" when close is set). Returns its length, or 0 when r does not route to a site
  * (MHD answers the 404) or the response does not fit in cap.
  */
 size_t
@@ -178,7 +166,7 @@ fast_response(const struct snapshot *s, const struct fast_req *r,
 		return 0;
 	n = snprintf(out, cap, "HTTP/1.1 200 OK\r\nDate: %s\r\n%s"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-	    http_date(), close || r->close ? "Connection: close\r\n" : "",
+	    http_date(), close ? "Connection: close\r\n" : "",
 	    site->policy_len);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;

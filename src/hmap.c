@@ -24,15 +24,18 @@ hash(const char *s, size_t len)
 	return h;
 }
 
-/* Room for n keys. Returns 0, or -1 if out of memory. */
+/*
+ * Room for n keys, compared in any case (host names) or, if exact, byte
+ * for byte (file paths). Returns 0, or -1 if out of memory.
+ */
 int
-hmap_init(struct hmap *m, size_t n)
+hmap_init(struct hmap *m, size_t n, int exact)
 {
 	m->cap = 16;
 	while (m->cap < 2 * n)
 		m->cap *= 2;
 	m->e = calloc(m->cap, sizeof(*m->e));
-	m->exact = 0;
+	m->exact = exact;
 	return m->e != NULL ? 0 : -1;
 }
 

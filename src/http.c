@@ -21,7 +21,6 @@
 
 static struct MHD_Daemon	*mhd;
 static struct snapshot		*snap;
-static unsigned			 max_requests;
 static struct ev		 mhd_ev;
 
 const char *
@@ -139,7 +138,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (ci != NULL) {
 		sni = bridge_sni_of(ci->connect_fd);
 		/* The last request a connection may make closes it. */
-		last = bridge_count_request(ci->connect_fd) >= max_requests;
+		last = bridge_count_request(ci->connect_fd);
 	}
 	s = h.count == 1 ? snap_route(snap, method, url, h.value, sni) : NULL;
 	/*
@@ -171,7 +170,6 @@ http_start(const struct conf *c)
 {
 	const union MHD_DaemonInfo	*info;
 
-	max_requests = (unsigned)c->max_requests;
 	mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,

@@ -43,8 +43,8 @@ void	 diag_add(struct diag *, int is_err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 diag_free(struct diag *);
 
-/* hmap.c: string -> pointer map, case-insensitive (Host, SNI) unless
- * exact is set after hmap_init (file paths). */
+/* hmap.c: string -> pointer map, case-insensitive (Host, SNI) or exact
+ * (file paths). */
 struct hmap {
 	struct hent {
 		const char	*key;
@@ -54,7 +54,7 @@ struct hmap {
 	size_t	 cap;
 	int	 exact;
 };
-int	 hmap_init(struct hmap *, size_t n);
+int	 hmap_init(struct hmap *, size_t n, int exact);
 void	 hmap_put(struct hmap *, const char *key, void *val);
 void	*hmap_get(const struct hmap *, const char *key, size_t len);
 void	 hmap_free(struct hmap *);
@@ -215,7 +215,7 @@ int	 bridge_expire(void);
 void	 bridge_close_all(void);
 void	 bridge_sni(const void *ssl, const char *name, size_t len);
 const char *bridge_sni_of(int fd);
-unsigned bridge_count_request(int fd);
+int	 bridge_count_request(int fd);
 
 /* watch.c: notices changed config, certificate and key files. */
 int	 watch_init(int mode, void (*on_change)(void));

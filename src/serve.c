@@ -184,6 +184,15 @@ keep_restart_only(struct conf *old, struct conf *nc)
 	old->nlisten = n;
 }
 
+/* Serve s from now on: the bridge's own answers and MHD's alike. */
+static void
+publish(struct snapshot *s)
+{
+	snap = s;
+	http_publish(s);
+	bridge_publish(s);
+}
+
 /* The site of s serving the same host as site, or NULL. */
 static const struct site *
 find_site(const struct snapshot *s, const struct site *site)
@@ -225,9 +234,7 @@ reload(const char *why)
 
 	/* Serve first... */
 	old = snap;
-	snap = ns;
-	http_publish(ns);
-	bridge_publish(ns);
+	publish(ns);
 
 	/* ...announce second. */
 	for (i = 0; i < ns->nsites; i++) {
@@ -338,8 +345,7 @@ serve(struct conf *c)
 		exit(1);
 	watch_files(conf);
 	priv_drop(conf);	/* sockets bound, certificates loaded */
-	http_publish(snap);
-	bridge_publish(snap);
+	publish(snap);
 	bridge_print_listeners();
 	/* Serving from here on; only now announce. */
 	print_records(conf, snap);

@@ -92,7 +92,7 @@ snap_index(struct snapshot *s)
 {
 	size_t	i;
 
-	if (hmap_init(&s->hosts, s->nsites) == -1)
+	if (hmap_init(&s->hosts, s->nsites, 0) == -1)
 		return -1;
 	for (i = 0; i < s->nsites; i++)
 		hmap_put(&s->hosts, s->sites[i].host, &s->sites[i]);

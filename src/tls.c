@@ -369,7 +369,7 @@ tls_new(const struct conf *c, char *err, size_t errlen)
 		goto fail;
 	}
 	/* pairs[0] is the default: the global one, or the first domain's. */
-	if (hmap_init(&t->sni, c->ndomains) == -1 ||
+	if (hmap_init(&t->sni, c->ndomains, 0) == -1 ||
 	    (t->hosts = calloc(c->ndomains, sizeof(*t->hosts))) == NULL)
 		goto oom;
 	for (i = 0; i < c->ndomains; i++) {

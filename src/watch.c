@@ -255,12 +255,12 @@ watch_set(const char *const *files, size_t n)
 	free_paths();
 	if ((paths = calloc(n + 1, sizeof(*paths))) == NULL ||
 	    (stamps = calloc(n + 1, sizeof(*stamps))) == NULL ||
-	    hmap_init(&seen, n) == -1) {
+	    /* paths: /a/Cert.pem is not /a/cert.pem */
+	    hmap_init(&seen, n, 1) == -1) {
 		log_warnx("watch: out of memory");
 		free_paths();
 		return;
 	}
-	seen.exact = 1;		/* paths: /a/Cert.pem is not /a/cert.pem */
 	for (i = 0; i < n; i++) {
 		if (files[i] == NULL ||
 		    hmap_get(&seen, files[i], strlen(files[i])) != NULL)

@@ -406,7 +406,7 @@ test_hmap(void)
 	char		 keys[3000][24];
 	size_t		 i, bad = 0;
 
-	check(hmap_init(&m, 3000) == 0, "hmap for 3000 keys", NULL);
+	check(hmap_init(&m, 3000, 0) == 0, "hmap for 3000 keys", NULL);
 	for (i = 0; i < 3000; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "mta-sts.d%zu.example", i);
 		hmap_put(&m, keys[i], keys[i]);
