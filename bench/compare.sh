@@ -140,8 +140,14 @@ stop() {
 }
 # The server's processes: ip netns exec execs, so $spid is the server.
 procs() { echo "$spid" $(pgrep -P "$spid" || true); }
-ticks() { local p s=0; for p in $(procs); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $s; }
-systicks() { local p s=0; for p in $(procs); do s=$((s + $(awk '{print $15}' "/proc/$p/stat"))); done; echo $s; }
+# Clock ticks the server's processes spent: user+system (ticks), or
+# system only (ticks sys).
+ticks() {
+	local p s=0 f='$14 + $15'
+	[ "${1:-}" = sys ] && f='$15'
+	for p in $(procs); do s=$((s + $(awk "{print $f}" "/proc/$p/stat"))); done
+	echo $s
+}
 rss() { local p s=0; for p in $(procs); do s=$((s + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo $s; }
 hz=$(getconf CLK_TCK)
 
@@ -171,9 +177,9 @@ for run in $(seq "$RUNS"); do
 		add "$s" cpu_req "$(python3 -c "print('%.1f' % (($c1 - $c0) * 1e6 / $hz / $n))")"
 
 		for mode in full resume; do
-			c0=$(ticks) k0=$(systicks)
+			c0=$(ticks) k0=$(ticks sys)
 			out=$(N taskset -c 1 python3 bench/tlsload.py 443 "$DUR" 4 "$mode")
-			c1=$(ticks) k1=$(systicks)
+			c1=$(ticks) k1=$(ticks sys)
 			read -r _ n _ rate _ wrong _ failed <<< "$out"
 			if [ "$wrong" != 0 ] || [ "$failed" != 0 ]; then
 				echo "$s $mode: $out" >&2

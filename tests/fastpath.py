@@ -19,8 +19,9 @@ import ssl
 import sys
 import time
 
+from https_client import HOST as H, connect
+
 PATH = "/.well-known/mta-sts.txt"
-H = "mta-sts.example.com"
 
 
 def req(method="GET", path=PATH, version="HTTP/1.1", headers=None):
@@ -72,13 +73,6 @@ def settle(pid, base):
             return True
         time.sleep(0.05)
     return False
-
-
-def connect(port, ca):
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname=H)
 
 
 def read_answers(s, methods):
