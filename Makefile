@@ -1,8 +1,11 @@
 # mtasts-httpd: a tiny HTTPS server for one MTA-STS policy host.
 #
 #   make            build build/mtasts-httpd
+#   make unit       build build/unit, the unit tests (tests/unit.c)
 #   make run        install build deps if missing, build, make a throwaway
 #                   certificate, serve the example config on port 8443
+#   make check      build, then the quick subset of the tests: unit tests
+#                   and serve-path tests on the plain build, no root needed
 #   make test       install test deps if missing, build (plain, ASan+UBSan,
 #                   fuzzers, mbedTLS 3.6 stack, armhf, mipsel, static musl),
 #                   run every test
@@ -23,6 +26,8 @@ SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 DESTDIR		?=
 
 CC		?= cc
+# A cross build names its target's: make PKG_CONFIG=mipsel-linux-gnu-pkg-config
+PKG_CONFIG	?= pkg-config
 # Size first, for a router's flash: -Os, unused code and data dropped, no
 # unwind tables (C without exceptions; -g keeps .debug_frame for gdb).
 # -z now: full RELRO and no lazy binding, so calls skip the PLT.
@@ -30,9 +35,14 @@ CFLAGS		?= -Os -g -ffunction-sections -fdata-sections \
 		   -fno-asynchronous-unwind-tables -fno-plt
 LDFLAGS		?= -Wl,--gc-sections -Wl,-z,now
 WARNINGS	?= -Wall -Wextra -Wshadow -Wpointer-arith -Wmissing-prototypes \
-		   -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+		   -Wstrict-prototypes -Wformat=2
 BUILD		?= build
 RUN_PORT	?= 8443
+# The one version string: also read by openwrt/mtasts-httpd/Makefile.
+VERSION		:= $(shell cat VERSION 2>/dev/null)
+ifeq ($(VERSION),)
+$(error the file VERSION is missing or empty)
+endif
 
 # ASan + UBSan for tests: make SAN=1 BUILD=build-san
 ifeq ($(SAN),1)
@@ -44,32 +54,39 @@ ifeq ($(FUZZ),1)
 SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
 		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-FUZZERS		= fuzz_conf fuzz_name fuzz_route
+FUZZERS		= fuzz_conf fuzz_hello fuzz_name fuzz_route
 FUZZ_TIME	?= 600
 
 # Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
-MBEDTLS_LIBS	?= $(shell pkg-config --libs mbedtls mbedx509 mbedcrypto \
+MBEDTLS_LIBS	?= $(shell $(PKG_CONFIG) --libs mbedtls mbedx509 mbedcrypto \
 		   2>/dev/null || echo -lmbedtls -lmbedx509 -lmbedcrypto)
-MHD_LIBS	?= $(shell pkg-config --libs libmicrohttpd 2>/dev/null || \
+MHD_LIBS	?= $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || \
 		   echo -lmicrohttpd)
 
-ALL_CPPFLAGS	= -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' \
-		  -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"' $(CPPFLAGS)
+# _FILE_OFFSET_BITS: large-file interfaces on 32-bit routers too, where
+# readdir() fails (EOVERFLOW) on ext4's 64-bit cookies and stat() on large
+# inode numbers; no off_t crosses an interface of ours or the libraries'.
+ALL_CPPFLAGS	= -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+		  -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		  -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
+		  -DMTASTS_VERSION='"$(VERSION)"' $(CPPFLAGS)
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
 LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
 
-LIB_SRCS	= bridge.c conf.c diag.c dns.c env.c fast.c health.c hmap.c \
-		  hook.c http.c log.c loop.c priv.c \
+LIB_SRCS	= bridge.c conf.c conn.c diag.c dns.c env.c health.c hello.c \
+		  hmap.c hook.c http.c log.c loop.c name.c priv.c \
 		  policy.c serve.c snap.c state.c tls.c uci.c watch.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
 
-.PHONY: all deps run test bench fuzzers fuzz-build fuzz new-stack cross \
+.PHONY: all unit deps run test bench fuzzers fuzz-build fuzz new-stack cross \
 	static \
 	install uninstall clean
 
-all: $(BIN) $(UNIT)
+all: $(BIN)
+
+unit: $(UNIT)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(BUILD)
@@ -101,6 +118,9 @@ fuzz: fuzz-build
 
 -include $(wildcard $(BUILD)/*.d)
 
+# MTASTS_VERSION comes from the command line, not a header -MMD sees.
+$(LIB_OBJS) $(BUILD)/main.o $(BUILD)/unit.o: VERSION
+
 deps:
 	@sh tests/deps.sh build
 
@@ -120,10 +140,24 @@ run: deps
 	@echo "== Ctrl-C stops it"
 	@exec $(BIN) -c $(BUILD)/run.conf
 
+# The quick subset for contributors: the unit tests and the serve-path
+# tests on the plain build, as any user, in under two minutes. Hermetic:
+# no package installs, no root, no network namespaces, loopback only
+# (127.0.0.0/8); needs curl, openssl, python3, iproute2 (ss) and
+# bind9-utils (named-checkzone) besides the build dependencies. make test
+# stays the full matrix that CI runs.
+CHECK_TESTS	?= t-conf t-check t-dns t-id t-env t-layers t-http t-conform \
+		   t-strict t-resume t-multi t-limits t-flood t-fdlimit \
+		   t-reload t-announce
+.PHONY: check
+check:
+	@$(MAKE) --no-print-directory all unit
+	@TESTS="$(CHECK_TESTS)" bash tests/run.sh $(BUILD)
+
 test:
 	@sh tests/deps.sh test
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory all SAN=1 BUILD=build-san
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit SAN=1 BUILD=build-san
 	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory new-stack
 	@$(MAKE) --no-print-directory cross
@@ -146,7 +180,7 @@ static_stack	= MBEDTLS_LIBS="$(1)/lib/libmbedtls.a $(1)/lib/libmbedx509.a \
 		  $(1)/lib/libmbedcrypto.a" MHD_LIBS="$(1)/lib/libmicrohttpd.a"
 new-stack:
 	@bash tests/newstack.sh
-	@$(MAKE) --no-print-directory all BUILD=build-new \
+	@$(MAKE) --no-print-directory all unit BUILD=build-new \
 	    CPPFLAGS="-I$(NEW)/include" \
 	    $(call static_stack,$(NEW))
 
@@ -160,7 +194,8 @@ TRIPLET_mipsel	= mipsel-linux-gnu
 cross: $(CROSS_ARCHS:%=cross-%)
 cross-%:
 	@bash tests/newstack.sh $*
-	@$(MAKE) --no-print-directory all BUILD=build-$* CC=$(TRIPLET_$*)-gcc \
+	@$(MAKE) --no-print-directory all unit BUILD=build-$* \
+	    CC=$(TRIPLET_$*)-gcc \
 	    CPPFLAGS="-Ibuild-deps/$*/include" \
 	    MBEDTLS_LIBS="-Lbuild-deps/$*/lib -lmbedtls -lmbedx509 -lmbedcrypto" \
 	    MHD_LIBS="-Lbuild-deps/$*/lib -lmicrohttpd"
@@ -173,7 +208,7 @@ MUSL		= build-deps/musl
 MUSL_DEFS	= -DMBEDTLS_NO_PLATFORM_ENTROPY -DMBEDTLS_ENTROPY_HARDWARE_ALT
 static:
 	@bash tests/newstack.sh musl
-	@$(MAKE) --no-print-directory all BUILD=build-static CC=musl-gcc \
+	@$(MAKE) --no-print-directory all unit BUILD=build-static CC=musl-gcc \
 	    CFLAGS="-O2 -g -ffunction-sections -fdata-sections" \
 	    LDFLAGS="-static -Wl,--gc-sections" \
 	    CPPFLAGS="-I$(MUSL)/include $(MUSL_DEFS)" \
@@ -187,6 +222,7 @@ bench:
 	@sh tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bash bench/compare.sh $(BIN)
+	@bash bench/flood.sh $(BIN)
 	@bash bench/reload-latency.sh $(BIN)
 	@bash bench/idle-wakeups.sh $(BIN)
 	@bash bench/many-domains.sh $(BIN)

@@ -1,32 +1,39 @@
 /*
- * bridge.c: the TLS side. Accepts TCP connections, runs the mbedTLS
- * handshake non-blocking on our loop, then serves the plaintext. A plain
- * GET or HEAD of the policy (fast.c recognises it) is answered here from
- * the current snapshot, with the bytes libmicrohttpd would send. The
- * first request that is anything else hands the connection to
- * libmicrohttpd for good: from that byte on we relay plaintext between
- * the TLS session and one end of an AF_UNIX socketpair whose other end
- * MHD owns (with the client's real address). A client's close_notify or
- * FIN becomes a half-close towards MHD; MHD closing its end becomes our
- * close_notify and close.
+ * bridge.c: the connections. Accepts TCP connections, admits or sheds
+ * them, keeps their timeouts, and gives each one a struct conn (conn.c)
+ * whose I/O is this file's: the client's socket, tls.c for the TLS
+ * session, and one end of an AF_UNIX socketpair whose other end
+ * libmicrohttpd owns (http.c, with the client's real address and SNI).
  *
- * Limits owned here, because MHD sees a connection only after the
- * handshake: the global connection cap (checked at accept), the handshake
- * timeout, and the idle timeout while relaying.
+ * Admission (a policy host's traffic is one fresh handshake per sender,
+ * so a flood must never lock a prompt sender out):
+ * - a connection that has not finished its handshake costs a few hundred
+ *   bytes (nothing is allocated for TLS until the whole ClientHello is
+ *   there); their number is capped by max_handshakes (by default sized
+ *   from the file-descriptor limit), and when the cap is reached the
+ *   newcomer is admitted by closing the oldest of them;
+ * - one that sent a whole ClientHello holds its TLS context (~40 KB) until
+ *   the handshake is done: at most max_connections of them, so a flood of
+ *   ClientHellos that never finish cannot take more memory than the
+ *   established connections may; a newcomer closes the oldest;
+ * - an established TLS connection costs ~35 KB; their number is capped by
+ *   max_connections, and a handshake that completes at the cap closes the
+ *   oldest idle keep-alive connection (refused if none is idle);
+ * - max_connections_per_ip is checked at accept over both kinds;
+ * - out of file descriptors, accepting pauses for a moment and the oldest
+ *   unfinished handshake is shed, logged once per episode (an episode
+ *   ends after STARVED_MS without a shortage).
  *
- * A connection costs a few hundred bytes until its first bytes arrive:
- * the TLS context (mbedTLS's record buffers, ~33 KB) is allocated then.
- * The relay buffers exist only while bytes are in flight, and the
- * socketpair and MHD's connection only once a request needed MHD: an idle
- * keep-alive connection that only fetched the policy holds neither.
- *
- * Each connection sits on exactly one list: handshaking (deadline =
- * accept time + handshake timeout, so the list is in deadline order),
+ * Each connection sits on exactly one list: pending (no TLS state yet;
+ * deadline = accept time + handshake timeout, so the list is in deadline
+ * and age order), handshaking (its ClientHello was whole, the TLS
+ * context is allocated; the same deadline, in the order they got here),
  * open (deadline = last progress + idle timeout, moved to the tail on
  * progress, so also in order) or dead (closed, freed at the next tick:
  * an event for it may still be in the current epoll batch).
  */
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,574 +42,478 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include "mtasts.h"
-#include "compat.h"
 
-#define RELAY_BUF	4096
 #define ACCEPT_BATCH	64	/* accepts per wakeup, so a burst can't starve */
 #define BACKLOG		511
-
-enum { C_WAIT, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DEAD };
-
-struct conn;
-
-/* The TLS side, allocated when the client's first bytes arrive. */
-struct tlsconn {
-	mbedtls_ssl_context	 ssl;	/* first: bridge_sni() finds us */
-	struct conn		*conn;
-};
+#define FD_RESERVE	64	/* fds kept for listeners, MHD, hooks, files */
+#define PENDING_AUTO_MAX 16384	/* the automatic max_handshakes, at most */
+#define PAUSE_MS	250	/* accepting pauses this long out of fds */
+#define STARVED_MS	10000	/* an episode ends this long after the last */
+#define IP_BUCKETS	1024
 
 struct list {
-	struct conn	*head, *tail;
+	struct bconn	*head, *tail;
+	int		 n;
 };
 
-struct conn {
-	struct ev		 tcp;	/* first: the tcp ev is the conn */
+/* Connections per client address, for max_connections_per_ip. */
+struct ipcount {
+	struct ipcount	*next;
+	int		 family;
+	unsigned char	 addr[16];
+	int		 n;
+};
+
+struct bconn {
+	struct conn		 c;
+	struct ev		 tcp;
 	struct ev		 sp;
-	struct conn		*prev, *next;
+	int			 sp_watch;	/* sp is in epoll */
+	struct bconn		*prev, *next;
 	struct list		*list;
 	int64_t			 deadline;
-	int			 state;
-	int			 tls_eof;	/* client is done sending */
-	int			 sp_eof;	/* MHD is done sending */
-	int			 sp_watch;	/* sp is in epoll */
-	int			 close_after;	/* answered the last request */
-	struct tls		*tls;
-	struct tlsconn		*t;	/* NULL in C_WAIT */
+	struct ipcount		*ip;
+	struct tls_conn		*tc;	/* from the whole ClientHello on */
+	const char		*host;	/* the SNI as our host name; tc's */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	char			 name[64];	/* peer as text, for logs */
-	char			 sni[256];	/* "" when the client sent none */
-	int			 mhd_fd;	/* MHD's end, -1 until handed */
-	unsigned		 requests;
-	size_t			 in_off, in_len;	/* client -> MHD */
-	size_t			 out_off, out_len;	/* MHD -> client */
-	unsigned char		*in;	/* RELAY_BUF each, once open */
-	unsigned char		*out;
 };
 
 struct listener {
 	struct ev	ev;
 };
 
-static struct list	 handshaking, open_conns, dead;
+static struct list	 pending, handshaking, open_conns, dead;
 static struct listener	*listeners;
 static size_t		 nlisteners;
-static const struct snapshot *cur_snap;	/* its tls for new connections */
-static struct conn	**byfd;		/* MHD's fd -> its connection */
-static size_t		 nbyfd;
-static int		 nconns, max_conns, max_per_ip, hs_timeout_ms;
-static int		 idle_timeout_ms;
-static unsigned		 max_requests;
+static struct ipcount	*ips[IP_BUCKETS];
+static int		 max_open, max_pending, max_per_ip;
+static int		 hs_timeout_ms, idle_timeout_ms;
+static int64_t		 paused_until;	/* 0: accepting */
+static int64_t		 starved_at;	/* last time out of fds; 0: never */
 
-static void	conn_pump(struct conn *);
-static int	conn_tls(struct conn *);
+static const struct conn_io	sys_io;
 
 static void
-list_del(struct conn *c)
+list_del(struct bconn *b)
 {
-	struct list	*l = c->list;
+	struct list	*l = b->list;
 
 	if (l == NULL)
 		return;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
+	if (b->prev != NULL)
+		b->prev->next = b->next;
 	else
-		l->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+		l->head = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
 	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
-	c->list = NULL;
+		l->tail = b->prev;
+	b->prev = b->next = NULL;
+	b->list = NULL;
+	l->n--;
 }
 
 static void
-list_append(struct list *l, struct conn *c, int64_t deadline)
+list_append(struct list *l, struct bconn *b, int64_t deadline)
 {
-	list_del(c);
-	c->deadline = deadline;
-	c->prev = l->tail;
-	c->next = NULL;
+	list_del(b);
+	b->deadline = deadline;
+	b->prev = l->tail;
+	b->next = NULL;
 	if (l->tail != NULL)
-		l->tail->next = c;
+		l->tail->next = b;
 	else
-		l->head = c;
-	l->tail = c;
-	c->list = l;
+		l->head = b;
+	l->tail = b;
+	b->list = l;
+	l->n++;
 }
 
-static void
-conn_close(struct conn *c)
+static unsigned
+ip_hash(int family, const unsigned char *a, size_t len)
 {
-	if (c->state == C_DEAD)
-		return;
-	loop_del(&c->tcp);
-	close(c->tcp.fd);
-	if (c->sp.fd != -1) {
-		if (c->sp_watch)
-			loop_del(&c->sp);
-		close(c->sp.fd);
+	unsigned	h = 2166136261u ^ (unsigned)family;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+/* The counter of ss's address, made if missing; NULL if out of memory. */
+static struct ipcount *
+ip_get(const struct sockaddr_storage *ss)
+{
+	struct ipcount		 *p, **head;
+	const unsigned char	 *a;
+	size_t			  len;
+
+	if (ss->ss_family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		len = 16;
+	} else {
+		a = (const unsigned char *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+		len = 4;
 	}
-	if (c->mhd_fd != -1 && (size_t)c->mhd_fd < nbyfd &&
-	    byfd[c->mhd_fd] == c)
-		byfd[c->mhd_fd] = NULL;
-	if (c->t != NULL) {
-		mbedtls_ssl_free(&c->t->ssl);
-		free(c->t);
-		c->t = NULL;
-	}
-	free(c->in);
-	c->in = c->out = NULL;
-	tls_unref(c->tls);
-	c->tls = NULL;
-	c->state = C_DEAD;
-	list_append(&dead, c, 0);
-	nconns--;
+	head = &ips[ip_hash(ss->ss_family, a, len)];
+	for (p = *head; p != NULL; p = p->next)
+		if (p->family == ss->ss_family && memcmp(p->addr, a, len) == 0)
+			return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->family = ss->ss_family;
+	memcpy(p->addr, a, len);
+	p->next = *head;
+	*head = p;
+	return p;
 }
 
 static void
-conn_fail(struct conn *c, const char *what, int ret)
+ip_put(struct ipcount *ip)
+{
+	struct ipcount	**pp;
+
+	if (ip == NULL || --ip->n > 0)
+		return;
+	for (pp = &ips[ip_hash(ip->family, ip->addr,
+	    ip->family == AF_INET6 ? 16 : 4)]; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ip) {
+			*pp = ip->next;
+			free(ip);
+			return;
+		}
+}
+
+static void
+bconn_close(struct bconn *b)
+{
+	if (b->list == &dead)
+		return;
+	loop_del(&b->tcp);
+	close(b->tcp.fd);
+	if (b->sp.fd != -1) {
+		if (b->sp_watch)
+			loop_del(&b->sp);
+		close(b->sp.fd);
+		b->sp.fd = -1;
+	}
+	conn_free(&b->c);
+	tls_conn_free(b->tc);
+	b->tc = NULL;
+	ip_put(b->ip);
+	b->ip = NULL;
+	b->c.state = C_CLOSED;
+	list_append(&dead, b, 0);
+}
+
+/*
+ * Log why a connection ended: what a client did wrong in TLS at info
+ * level with mbedTLS's reason (a misconfigured sender shows here);
+ * timeouts, early closes and admission at debug level.
+ */
+static void
+log_end(struct bconn *b)
 {
 	char	e[128];
 
-	tls_strerror(ret, e, sizeof(e));
-	log_info("%s: %s: %s", c->name, what, e);
-	conn_close(c);
+	if (b->c.why == NULL)
+		return;
+	if (b->tc != NULL && strncmp(b->c.why, "TLS ", 4) == 0) {
+		tls_conn_error(b->tc, e, sizeof(e));
+		log_info("%s: %s: %s", b->name, b->c.why, e);
+	} else if (strncmp(b->c.why, "not a TLS", 9) == 0)
+		log_info("%s: TLS handshake failed: %s", b->name, b->c.why);
+	else
+		log_debug("%s: %s", b->name, b->c.why);
 }
 
-static int
-bio_send(void *ctx, const unsigned char *buf, size_t len)
+static uint32_t
+events_of(unsigned want)
 {
-	struct conn	*c = ctx;
-	ssize_t		 n;
+	uint32_t	ev = 0;
 
-	n = send(c->tcp.fd, buf, len, MSG_NOSIGNAL);
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	if (errno == EPIPE || errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
+	if (want & (IO_READ | IO_MORE))
+		ev |= EPOLLIN;
+	if (want & IO_WRITE)
+		ev |= EPOLLOUT;
+	if (want & IO_MORE)
+		ev |= EPOLLET;
+	return ev;
 }
 
-static int
-bio_recv(void *ctx, unsigned char *buf, size_t len)
+/* Step b's state machine and wait for what it waits for. */
+static void
+bconn_run(struct bconn *b)
 {
-	struct conn	*c = ctx;
-	ssize_t		 n;
-
-	n = recv(c->tcp.fd, buf, len, 0);
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
+	if (conn_step(&b->c) == C_CLOSED) {
+		log_end(b);
+		bconn_close(b);
+		return;
+	}
+	loop_mod(&b->tcp, events_of(b->c.tcp_want));
+	if (b->sp_watch)
+		loop_mod(&b->sp, events_of(b->c.http_want));
+	if (b->c.moved && b->list == &open_conns)
+		list_append(&open_conns, b, now_ms() + idle_timeout_ms);
 }
 
 static void
 tcp_ready(struct ev *ev, uint32_t events)
 {
-	struct conn	*c = (struct conn *)ev;
+	struct bconn	*b = (struct bconn *)((char *)ev -
+	    offsetof(struct bconn, tcp));
 
-	if (c->state == C_DEAD)
+	if (b->list == &dead)
 		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		log_debug("%s: connection reset", c->name);
-		conn_close(c);
+		log_debug("%s: connection reset", b->name);
+		bconn_close(b);
 		return;
 	}
-	conn_pump(c);
+	bconn_run(b);
 }
 
 static void
 sp_ready(struct ev *ev, uint32_t events)
 {
-	struct conn	*c = (struct conn *)((char *)ev -
-	    offsetof(struct conn, sp));
+	struct bconn	*b = (struct bconn *)((char *)ev -
+	    offsetof(struct bconn, sp));
 
-	if (c->state == C_DEAD)
+	if (b->list == &dead)
 		return;
 	/*
-	 * MHD closed its end. While our output buffer is full a hang-up
-	 * would fire on every wait, so stop watching: the pump reads the
-	 * rest once the client has taken what we hold.
+	 * libmicrohttpd closed its end: a hang-up would fire on every wait,
+	 * so stop watching. What it sent before is read by the relay
+	 * whenever there is room, watched or not.
 	 */
-	if ((events & (EPOLLHUP | EPOLLERR)) && c->out_len > 0) {
-		loop_del(&c->sp);
-		c->sp_watch = 0;
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		loop_del(&b->sp);
+		b->sp_watch = 0;
 	}
-	conn_pump(c);
+	bconn_run(b);
 }
 
-/* Remember that MHD's fd belongs to c, for bridge_sni_of(). */
-static int
-remember_fd(struct conn *c, int fd)
-{
-	struct conn	**n;
-	size_t		  cap;
+/* The I/O of a connection in the server: sockets, tls.c, http.c. */
 
-	if ((size_t)fd >= nbyfd) {
-		cap = (size_t)fd + 64;
-		if ((n = realloc(byfd, cap * sizeof(*n))) == NULL)
-			return -1;
-		memset(n + nbyfd, 0, (cap - nbyfd) * sizeof(*n));
-		byfd = n;
-		nbyfd = cap;
+static ssize_t
+io_peek(void *ctx, void *buf, size_t len)
+{
+	struct bconn	*b = ctx;
+
+	return recv(b->tcp.fd, buf, len, MSG_PEEK);
+}
+
+/* The whole ClientHello is there: TLS with the certificate it asks for. */
+static int
+io_tls_start(void *ctx, const struct hello *h)
+{
+	struct bconn		*b = ctx;
+	const struct snapshot	*s = snap_current();
+	char			 err[128];
+
+	if (s == NULL)
+		return -1;
+	if (handshaking.n >= max_open && handshaking.head != NULL) {
+		log_debug("%s: closed for %s: %d handshakes hold TLS state",
+		    handshaking.head->name, b->name, handshaking.n);
+		bconn_close(handshaking.head);
 	}
-	byfd[fd] = c;
-	c->mhd_fd = fd;
+	list_append(&handshaking, b, b->deadline);
+	b->tc = tls_conn_new(s->tls, b->tcp.fd, h->sni_bad ? "." : h->sni,
+	    &b->host, err, sizeof(err));
+	if (b->tc == NULL) {
+		log_warnx("%s: TLS setup: %s", b->name, err);
+		return -1;
+	}
 	return 0;
 }
 
+static int
+io_handshake(void *ctx)
+{
+	return tls_conn_handshake(((struct bconn *)ctx)->tc);
+}
+
+static int
+io_tls_read(void *ctx, void *buf, size_t len, size_t *n)
+{
+	return tls_conn_read(((struct bconn *)ctx)->tc, buf, len, n);
+}
+
+static int
+io_tls_write(void *ctx, const void *buf, size_t len, size_t *n)
+{
+	return tls_conn_write(((struct bconn *)ctx)->tc, buf, len, n);
+}
+
+static int
+io_tls_close(void *ctx)
+{
+	return tls_conn_close_notify(((struct bconn *)ctx)->tc);
+}
+
 /*
- * A request fast.c does not answer: connect the plaintext side to MHD,
- * for the rest of the connection.
+ * At the cap of established connections, make room by closing the
+ * oldest idle one (the open list is in order of last progress).
  */
 static int
-conn_hand_to_mhd(struct conn *c)
+io_established(void *ctx)
 {
-	int	sp[2];
+	struct bconn	*b = ctx, *o;
+
+	if (open_conns.n >= max_open) {
+		for (o = open_conns.head; o != NULL; o = o->next)
+			if (o->c.state == C_RELAY && o->c.in_len == 0 &&
+			    o->c.out_len == 0)
+				break;
+		if (o == NULL)
+			return -1;
+		log_debug("%s: closed for %s: established connections at "
+		    "their cap", o->name, b->name);
+		tls_conn_close_notify(o->tc);
+		bconn_close(o);
+	}
+	list_append(&open_conns, b, now_ms() + idle_timeout_ms);
+	return 0;
+}
+
+/* The first plaintext bytes: a socketpair, its other end to MHD. */
+static int
+io_http_open(void *ctx)
+{
+	struct bconn	*b = ctx;
+	int		 sp[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
-		log_warn("%s: socketpair", c->name);
+		log_warn("%s: socketpair", b->name);
 		return -1;
 	}
-	if (remember_fd(c, sp[1]) == -1) {
-		log_warnx("%s: out of memory", c->name);
-		close(sp[0]);
-		close(sp[1]);
-		return -1;
-	}
-	if (http_add_connection(sp[1], (struct sockaddr *)&c->peer,
-	    c->peerlen) == -1) {
-		log_warnx("%s: libmicrohttpd refused the connection", c->name);
+	if (http_add_connection(sp[1], (struct sockaddr *)&b->peer,
+	    b->peerlen, b->host) == -1) {
+		log_warnx("%s: libmicrohttpd refused the connection", b->name);
 		close(sp[0]);
 		return -1;
 	}
-	c->sp.fd = sp[0];
-	c->sp.cb = sp_ready;
-	if (loop_add(&c->sp, EPOLLIN) == -1) {
-		log_warn("%s: epoll_ctl", c->name);
+	b->sp.fd = sp[0];
+	b->sp.cb = sp_ready;
+	if (loop_add(&b->sp, 0) == -1) {
+		log_warn("%s: epoll_ctl", b->name);
 		return -1;
 	}
-	c->sp_watch = 1;
+	b->sp_watch = 1;
 	return 0;
 }
 
-/*
- * 1 if c's next request is the last one max_requests allows: its
- * response closes the connection.
- */
-static int
-last_request(const struct conn *c)
+static ssize_t
+io_http_send(void *ctx, const void *buf, size_t len)
 {
-	return c->requests + 1 >= max_requests;
+	return send(((struct bconn *)ctx)->sp.fd, buf, len, MSG_NOSIGNAL);
 }
 
-/*
- * Answer the request at the head of c->in if fast.c knows it, into the
- * empty c->out. Returns 1 if answered, 0 if it is MHD's.
- */
-static int
-conn_answer(struct conn *c)
+static ssize_t
+io_http_recv(void *ctx, void *buf, size_t len)
 {
-	struct fast_req	r;
-	size_t		used, n;
-	int		close;
-
-	used = fast_request((const char *)c->in + c->in_off,
-	    c->in_len - c->in_off, &r);
-	if (used == 0 || cur_snap == NULL)
-		return 0;
-	close = r.close || last_request(c);
-	n = fast_response(cur_snap, &r, c->sni[0] != '\0' ? c->sni : NULL,
-	    close, (char *)c->out, RELAY_BUF);
-	if (n == 0)
-		return 0;
-	c->requests++;
-	c->close_after = close;
-	c->in_off += used;
-	if (c->in_off == c->in_len)
-		c->in_len = 0;
-	c->out_off = 0;
-	c->out_len = n;
-	return 1;
-}
-
-static int
-is_eof(int ret)
-{
-	return ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
-	    ret == MBEDTLS_ERR_SSL_CONN_EOF || ret == MBEDTLS_ERR_NET_CONN_RESET;
-}
-
-/* Interest in the TCP socket for an mbedTLS WANT_READ/WANT_WRITE. */
-static uint32_t
-want(int ret)
-{
-	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
-		return EPOLLIN;
-	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-		return EPOLLOUT;
-	return 0;
-}
-
-/*
- * Move bytes both ways until nothing moves, then wait on exactly what
- * blocked. Level-triggered epoll: what we did not finish wakes us again.
- */
-static void
-conn_pump(struct conn *c)
-{
-	uint32_t	tcp_ev = 0, sp_ev = 0;
-	ssize_t		n;
-	int		ret, progress, moved = 0, direct;
-
-	if (c->state == C_WAIT && conn_tls(c) == -1)
-		return;
-	if (c->state == C_HANDSHAKE) {
-		ret = mbedtls_ssl_handshake(&c->t->ssl);
-		if (want(ret) != 0) {
-			loop_mod(&c->tcp, want(ret));
-			return;
-		}
-		if (ret != 0) {
-			conn_fail(c, "TLS handshake failed", ret);
-			return;
-		}
-		c->state = C_OPEN;
-		list_append(&open_conns, c, now_ms() + idle_timeout_ms);
-	}
-	if (c->state == C_OPEN && c->in == NULL) {	/* CLOSING needs none */
-		if ((c->in = malloc(2 * RELAY_BUF)) == NULL) {
-			log_warnx("%s: out of memory", c->name);
-			conn_close(c);
-			return;
-		}
-		c->out = c->in + RELAY_BUF;
-	}
-	do {
-		progress = 0;
-		tcp_ev = sp_ev = 0;
-		direct = c->sp.fd == -1;	/* MHD not involved (yet) */
-
-		/*
-		 * client -> us. Answering ourselves, read the next request
-		 * only once the last answer is out (pipelined ones wait).
-		 */
-		if (c->in_len == 0 && !c->tls_eof && c->state == C_OPEN &&
-		    !(direct && (c->out_len > 0 || c->close_after))) {
-			ret = mbedtls_ssl_read(&c->t->ssl, c->in, RELAY_BUF);
-			if (ret > 0) {
-				c->in_off = 0;
-				c->in_len = (size_t)ret;
-				progress = 1;
-			} else if (want(ret) != 0) {
-				tcp_ev |= want(ret);
-			} else if (is_eof(ret)) {
-				c->tls_eof = 1;
-				if (!direct)
-					shutdown(c->sp.fd, SHUT_WR);
-				progress = 1;
-			} else {
-				conn_fail(c, "TLS read", ret);
-				return;
-			}
-		}
-		if (c->in_len > 0 && direct && c->out_len == 0 &&
-		    !c->close_after) {
-			if (!conn_answer(c)) {
-				if (conn_hand_to_mhd(c) == -1) {
-					conn_close(c);
-					return;
-				}
-				direct = 0;
-			}
-			progress = 1;
-		}
-		/* client -> MHD */
-		if (c->in_len > 0 && !direct) {
-			n = send(c->sp.fd, c->in + c->in_off,
-			    c->in_len - c->in_off, MSG_NOSIGNAL);
-			if (n > 0) {
-				c->in_off += (size_t)n;
-				if (c->in_off == c->in_len)
-					c->in_len = 0;
-				progress = 1;
-			} else if (errno == EAGAIN || errno == EINTR) {
-				sp_ev |= EPOLLOUT;
-			} else {
-				/* MHD is gone; what it did not read is moot */
-				c->in_len = 0;
-				c->tls_eof = 1;
-			}
-		}
-
-		/* MHD -> client */
-		if (c->out_len == 0 && !c->sp_eof && !direct) {
-			n = recv(c->sp.fd, c->out, RELAY_BUF, 0);
-			if (n > 0) {
-				c->out_off = 0;
-				c->out_len = (size_t)n;
-				progress = 1;
-			} else if (n == -1 && (errno == EAGAIN ||
-			    errno == EINTR)) {
-				sp_ev |= EPOLLIN;
-			} else {
-				c->sp_eof = 1;
-				progress = 1;
-			}
-		}
-		if (c->out_len > 0) {
-			ret = mbedtls_ssl_write(&c->t->ssl, c->out + c->out_off,
-			    c->out_len - c->out_off);
-			if (ret > 0) {
-				c->out_off += (size_t)ret;
-				if (c->out_off == c->out_len)
-					c->out_len = 0;
-				progress = 1;
-			} else if (want(ret) != 0) {
-				tcp_ev |= want(ret);
-			} else {
-				conn_fail(c, "TLS write", ret);
-				return;
-			}
-		}
-
-		/*
-		 * MHD is done, or we answered the last request or the client
-		 * is done, and everything said is sent: close.
-		 */
-		if (c->out_len == 0 && (c->sp_eof || (direct &&
-		    (c->close_after || (c->tls_eof && c->in_len == 0))))) {
-			c->state = C_CLOSING;
-			ret = mbedtls_ssl_close_notify(&c->t->ssl);
-			if (want(ret) != 0) {
-				loop_mod(&c->tcp, want(ret));
-				if (c->sp_watch) {
-					loop_del(&c->sp);
-					c->sp_watch = 0;
-				}
-				return;
-			}
-			conn_close(c);
-			return;
-		}
-		moved |= progress;
-	} while (progress);
-
-	if (c->in_len == 0 && c->out_len == 0) {	/* idle: hold nothing */
-		free(c->in);
-		c->in = c->out = NULL;
-	}
-	loop_mod(&c->tcp, tcp_ev);
-	if (c->sp_watch)
-		loop_mod(&c->sp, sp_ev);
-	if (moved)
-		list_append(&open_conns, c, now_ms() + idle_timeout_ms);
-}
-
-/*
- * The client's first bytes: set up its TLS context, on the certificates
- * current now. Returns -1 when the connection was closed.
- */
-static int
-conn_tls(struct conn *c)
-{
-	int	ret;
-
-	if ((c->t = calloc(1, sizeof(*c->t))) == NULL) {
-		log_warnx("%s: out of memory", c->name);
-		conn_close(c);
-		return -1;
-	}
-	c->t->conn = c;
-	c->tls = tls_ref(cur_snap->tls);
-	mbedtls_ssl_init(&c->t->ssl);
-	if ((ret = mbedtls_ssl_setup(&c->t->ssl, tls_ssl_config(c->tls))) != 0) {
-		conn_fail(c, "TLS setup", ret);
-		return -1;
-	}
-	mbedtls_ssl_set_bio(&c->t->ssl, c, bio_send, bio_recv, NULL);
-	c->state = C_HANDSHAKE;
-	return 0;
+	return recv(((struct bconn *)ctx)->sp.fd, buf, len, 0);
 }
 
 static void
-conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len)
+io_http_shutdown(void *ctx)
 {
-	struct conn	*c;
+	shutdown(((struct bconn *)ctx)->sp.fd, SHUT_WR);
+}
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+static const struct conn_io sys_io = {
+	io_peek, io_tls_start, io_handshake, io_tls_read, io_tls_write,
+	io_tls_close, io_established, io_http_open, io_http_send,
+	io_http_recv, io_http_shutdown
+};
+
+static void
+bconn_new(int fd, const struct sockaddr_storage *peer, socklen_t len,
+    struct ipcount *ip)
+{
+	struct bconn	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		log_warnx("out of memory: connection dropped");
 		close(fd);
+		ip_put(ip);
 		return;
 	}
-	nconns++;
 	/*
 	 * mbedTLS sends each handshake message, and we each relayed chunk,
 	 * with its own send(): with Nagle on, the client's delayed ACK adds
 	 * 40 ms to every handshake.
 	 */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	c->tcp.fd = fd;
-	c->tcp.cb = tcp_ready;
-	c->sp.fd = -1;
-	c->mhd_fd = -1;
-	c->peer = *peer;
-	c->peerlen = len;
-	addr_str((const struct sockaddr *)peer, c->name, sizeof(c->name));
-	c->state = C_WAIT;	/* the handshake deadline runs from now */
-	list_append(&handshaking, c, now_ms() + hs_timeout_ms);
-	if (loop_add(&c->tcp, EPOLLIN) == -1) {
-		log_warn("%s: epoll_ctl", c->name);
-		conn_close(c);
+	conn_init(&b->c, &sys_io, b);
+	b->tcp.fd = fd;
+	b->tcp.cb = tcp_ready;
+	b->sp.fd = -1;
+	b->ip = ip;
+	b->peer = *peer;
+	b->peerlen = len;
+	addr_str((const struct sockaddr *)peer, b->name, sizeof(b->name));
+	list_append(&pending, b, now_ms() + hs_timeout_ms);
+	if (loop_add(&b->tcp, EPOLLIN) == -1) {
+		log_warn("%s: epoll_ctl", b->name);
+		bconn_close(b);
 	}
 }
 
-static int
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* Close the oldest unfinished handshake, one without TLS state first. */
+static void
+shed_oldest(const char *why)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return 0;
+	struct bconn	*b;
+
+	if ((b = pending.head) == NULL && (b = handshaking.head) == NULL)
+		return;
+	log_debug("%s: closed for %s: %d unfinished handshakes", b->name, why,
+	    pending.n + handshaking.n);
+	bconn_close(b);
 }
 
-/* Open connections from ss's address (a scan: caps are router-sized). */
-static int
-count_ip(const struct sockaddr_storage *ss)
+static void
+listeners_want(uint32_t events)
 {
-	struct list	*lists[2] = { &handshaking, &open_conns };
-	struct conn	*c;
-	int		 i, n = 0;
+	size_t	i;
 
-	for (i = 0; i < 2; i++)
-		for (c = lists[i]->head; c != NULL; c = c->next)
-			if (c->state != C_DEAD && same_ip(&c->peer, ss))
-				n++;
-	return n;
+	for (i = 0; i < nlisteners; i++)
+		loop_mod(&listeners[i].ev, events);
+}
+
+/*
+ * Out of file descriptors: the listener would stay readable and wake us
+ * for nothing. Pause accepting for a moment, shed the oldest unfinished
+ * handshake, say so once per episode.
+ */
+static void
+out_of_fds(int err)
+{
+	if (starved_at == 0)
+		log_warnx("accept: %s: pausing new connections for %d ms at "
+		    "a time, closing the oldest unfinished handshakes",
+		    strerror(err), PAUSE_MS);
+	starved_at = now_ms();
+	paused_until = starved_at + PAUSE_MS;
+	listeners_want(0);
+	shed_oldest("file descriptors");
 }
 
 static void
 accept_ready(struct ev *ev, uint32_t events)
 {
 	struct sockaddr_storage	ss;
+	struct ipcount		*ip;
 	socklen_t		len;
-	int			i, fd, nip = -1;
+	char			name[64];
+	int			i, fd;
 
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -612,20 +523,23 @@ accept_ready(struct ev *ev, uint32_t events)
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM)
-				log_warn("accept");
+				out_of_fds(errno);
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
 			return;
 		}
-		/* Caps: refuse at once; established ones are untouched. */
-		if (nconns >= max_conns || (nip = count_ip(&ss)) >= max_per_ip) {
-			char	name[64];
-
-			log_debug("%s: refused: %d connections open, %d from "
-			    "its address", addr_str((struct sockaddr *)&ss,
-			    name, sizeof(name)), nconns, nip);
+		if ((ip = ip_get(&ss)) == NULL || ip->n >= max_per_ip) {
+			log_debug("%s: refused: %d connections from its "
+			    "address", addr_str((struct sockaddr *)&ss, name,
+			    sizeof(name)), ip != NULL ? ip->n : -1);
 			close(fd);
 			continue;
 		}
-		conn_new(fd, &ss, len);
+		ip->n++;
+		/* At the cap, the oldest unfinished handshake makes room. */
+		if (pending.n + handshaking.n >= max_pending)
+			shed_oldest("a newcomer");
+		bconn_new(fd, &ss, len, ip);
 	}
 }
 
@@ -668,6 +582,8 @@ listen_one(const char *file, const struct conf_listen *l,
 	}
 	nl = realloc(listeners, (nlisteners + 1) * sizeof(*nl));
 	if (nl == NULL) {
+		log_warnx("%s:%d: listen %s: out of memory", file, l->line,
+		    l->spec);
 		close(fd);
 		return -1;
 	}
@@ -679,15 +595,40 @@ listen_one(const char *file, const struct conf_listen *l,
 	return 0;
 }
 
+/*
+ * The soft fd limit raised to the hard one; the cap on unfinished
+ * handshakes: max_handshakes, or what the fds left by the established
+ * connections (three each: TCP and the socketpair) allow.
+ */
+static int
+pending_cap(const struct conf *c)
+{
+	struct rlimit	rl;
+	long long	n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (c->max_handshakes > 0)
+		return c->max_handshakes;
+	n = (long long)rl.rlim_cur - FD_RESERVE - 3LL * c->max_conns;
+	if (rl.rlim_cur == RLIM_INFINITY || n > PENDING_AUTO_MAX)
+		n = PENDING_AUTO_MAX;
+	return n < 16 ? 16 : (int)n;
+}
+
 /* Bind every configured address; fatal if one cannot be bound. */
 int
 bridge_listen(const struct conf *c)
 {
 	size_t	i;
 
-	max_conns = c->max_conns;
-	max_requests = (unsigned)c->max_requests;
+	max_open = c->max_conns;
 	max_per_ip = c->max_conns_per_ip;
+	max_pending = pending_cap(c);
 	hs_timeout_ms = c->handshake_timeout * 1000;
 	idle_timeout_ms = c->idle_timeout * 1000;
 	for (i = 0; i < c->nlisten; i++)
@@ -698,6 +639,8 @@ bridge_listen(const struct conf *c)
 			log_warn("epoll_ctl");
 			return -1;
 		}
+	log_debug("caps: %d established, %d unfinished handshakes, %d per "
+	    "address", max_open, max_pending, max_per_ip);
 	return 0;
 }
 
@@ -720,90 +663,60 @@ bridge_print_listeners(void)
 	}
 }
 
-/*
- * Called by the SNI callback during the handshake: the name the client
- * asked for (RFC 6066 3), kept for the Host check. A name longer than any
- * host name is kept as "." so that it matches nothing.
- */
-void
-bridge_sni(const void *ssl, const char *name, size_t len)
+static int64_t
+earlier(int64_t a, int64_t b)
 {
-	struct conn	*c = ((const struct tlsconn *)ssl)->conn;
-
-	if (len == 0 || len >= sizeof(c->sni) - 1) {
-		strcpy(c->sni, ".");
-		return;
-	}
-	memcpy(c->sni, name, len);
-	c->sni[len] = '\0';
-}
-
-/* The SNI of the connection whose plaintext end MHD has as fd, or NULL. */
-const char *
-bridge_sni_of(int fd)
-{
-	struct conn	*c;
-
-	if (fd < 0 || (size_t)fd >= nbyfd || (c = byfd[fd]) == NULL ||
-	    c->sni[0] == '\0')
-		return NULL;
-	return c->sni;
+	return a == -1 || (b != -1 && b < a) ? b : a;
 }
 
 /*
- * One more request on MHD's fd: 1 if it is the connection's last, whose
- * response must close it.
- */
-int
-bridge_count_request(int fd)
-{
-	struct conn	*c;
-	int		 last;
-
-	if (fd < 0 || (size_t)fd >= nbyfd || (c = byfd[fd]) == NULL)
-		return 0;
-	last = last_request(c);
-	c->requests++;
-	return last;
-}
-
-/*
- * Requests answered here answer from s from now on (the caller owns s);
- * new connections use its certificates, open ones keep theirs.
- */
-void
-bridge_publish(const struct snapshot *s)
-{
-	cur_snap = s;
-}
-
-/*
- * Timers: close connections past their deadline and free the dead.
- * Returns ms until the next deadline, or -1 when there is none.
+ * Timers: close connections past their deadline, free the dead, resume
+ * accepting after a pause. Returns ms until the next deadline, or -1.
  */
 int
 bridge_expire(void)
 {
-	struct conn	*c;
+	struct bconn	*b;
 	int64_t		 now = now_ms(), next = -1;
 
-	while ((c = handshaking.head) != NULL && c->deadline <= now) {
-		log_debug("%s: handshake timeout", c->name);
-		conn_close(c);
+	while ((b = pending.head) != NULL && b->deadline <= now) {
+		log_debug("%s: handshake timeout (%s)", b->name,
+		    conn_state_name(b->c.state));
+		bconn_close(b);
 	}
-	while ((c = open_conns.head) != NULL && c->deadline <= now) {
-		log_debug("%s: idle timeout", c->name);
-		conn_close(c);
+	/* in arrival order: one that got here late may wait a little */
+	while ((b = handshaking.head) != NULL && b->deadline <= now) {
+		log_debug("%s: handshake timeout (handshake)", b->name);
+		bconn_close(b);
 	}
-	while ((c = dead.head) != NULL) {
-		list_del(c);
-		free(c);
+	while ((b = open_conns.head) != NULL && b->deadline <= now) {
+		log_debug("%s: idle timeout", b->name);
+		bconn_close(b);
 	}
+	while ((b = dead.head) != NULL) {
+		list_del(b);
+		free(b);
+	}
+	if (paused_until != 0 && paused_until <= now) {
+		paused_until = 0;
+		listeners_want(EPOLLIN);
+	}
+	/* The episode is over once accepting worked for a while. */
+	if (starved_at != 0 && starved_at + STARVED_MS <= now) {
+		log_info("file descriptors: no shortage for %d s",
+		    STARVED_MS / 1000);
+		starved_at = 0;
+	}
+	if (pending.head != NULL)
+		next = pending.head->deadline;
 	if (handshaking.head != NULL)
-		next = handshaking.head->deadline;
-	if (open_conns.head != NULL &&
-	    (next == -1 || open_conns.head->deadline < next))
-		next = open_conns.head->deadline;
+		next = earlier(next, handshaking.head->deadline);
+	if (open_conns.head != NULL)
+		next = earlier(next, open_conns.head->deadline);
+	if (paused_until != 0)
+		next = earlier(next, paused_until);
+	if (starved_at != 0)
+		next = earlier(next, starved_at + STARVED_MS);
 	return next == -1 ? -1 : (int)(next - now);
 }
 
@@ -811,15 +724,17 @@ bridge_expire(void)
 void
 bridge_close_all(void)
 {
-	struct conn	*c;
+	struct bconn	*b;
 	size_t		 i;
 
-	while ((c = open_conns.head) != NULL) {
-		mbedtls_ssl_close_notify(&c->t->ssl);
-		conn_close(c);
+	while ((b = open_conns.head) != NULL) {
+		tls_conn_close_notify(b->tc);
+		bconn_close(b);
 	}
-	while ((c = handshaking.head) != NULL)
-		conn_close(c);
+	while ((b = pending.head) != NULL)
+		bconn_close(b);
+	while ((b = handshaking.head) != NULL)
+		bconn_close(b);
 	bridge_expire();
 	for (i = 0; i < nlisteners; i++) {
 		loop_del(&listeners[i].ev);
@@ -828,8 +743,4 @@ bridge_close_all(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
-	free(byfd);
-	byfd = NULL;
-	nbyfd = 0;
-	cur_snap = NULL;
 }

@@ -13,10 +13,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mtasts.h"
 
@@ -24,7 +24,7 @@
 #define DEFAULT_MAX_CONNS	256
 #define DEFAULT_MAX_PER_IP	32
 #define DEFAULT_MAX_REQUESTS	100
-#define DEFAULT_MAX_HEADER	8192
+#define DEFAULT_MAX_HEADER	1024	/* a policy fetch is ~200 bytes; see README */
 #define DEFAULT_HS_TIMEOUT	10
 #define DEFAULT_IDLE_TIMEOUT	30
 #define DEFAULT_HOOK_TIMEOUT	30
@@ -50,11 +50,14 @@ struct keyword {
 	int		 (*set)(struct parser *, const char *);
 };
 
+static void	perr(struct parser *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	set_listen(struct parser *, const char *);
 static int	set_cert(struct parser *, const char *);
 static int	set_key(struct parser *, const char *);
 static int	set_state_dir(struct parser *, const char *);
 static int	set_max_conns(struct parser *, const char *);
+static int	set_max_handshakes(struct parser *, const char *);
 static int	set_max_per_ip(struct parser *, const char *);
 static int	set_max_requests(struct parser *, const char *);
 static int	set_max_header(struct parser *, const char *);
@@ -76,6 +79,7 @@ static const struct keyword globals[] = {
 	{ "state_dir",		K_GLOBAL, 0, set_state_dir },
 	{ "max_connections",	K_GLOBAL, 0, set_max_conns },
 	{ "max_connections_per_ip", K_GLOBAL, 0, set_max_per_ip },
+	{ "max_handshakes",	K_GLOBAL, 0, set_max_handshakes },
 	{ "max_requests",	K_GLOBAL, 0, set_max_requests },
 	{ "max_header_size",	K_GLOBAL, 0, set_max_header },
 	{ "handshake_timeout",	K_GLOBAL, 0, set_hs_timeout },
@@ -101,12 +105,16 @@ static const struct keyword domain_keys[] = {
 #define NGLOBALS	(sizeof(globals) / sizeof(globals[0]))
 #define NDOMAIN_KEYS	(sizeof(domain_keys) / sizeof(domain_keys[0]))
 
+/* An error at the current line: "file:line: " and the formatted text. */
 static void
-perr(struct parser *p, const char *fmt, const char *a, const char *b)
+perr(struct parser *p, const char *fmt, ...)
 {
+	va_list	ap;
 	char	msg[600];
 
-	snprintf(msg, sizeof(msg), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	diag_add(p->diag, 1, "%s:%d: %s", p->conf->file, p->line, msg);
 }
 
@@ -116,15 +124,21 @@ xstrdup(struct parser *p, const char *s)
 	char	*d = strdup(s);
 
 	if (d == NULL)
-		perr(p, "out of memory", NULL, NULL);
+		perr(p, "out of memory");
 	return d;
 }
 
-static void
-lower(char *s)
+/* A name policy_check_name() accepted, in its stored form (name.c). */
+static char *
+norm_dup(struct parser *p, const char *v)
 {
-	for (; *s != '\0'; s++)
-		*s = (char)tolower((unsigned char)*s);
+	char	buf[256];
+
+	if (name_norm(v, strlen(v), buf, sizeof(buf)) == -1) {
+		perr(p, "'%s' is not a host name", v);
+		return NULL;
+	}
+	return xstrdup(p, buf);
 }
 
 /* Parse a decimal number in [min, max]; no sign, no suffix. */
@@ -179,11 +193,10 @@ set_int(struct parser *p, const char *key, const char *v, int min, int max,
     int *dst)
 {
 	long long	n;
-	char		range[64];
 
 	if (number(v, min, max, &n) == -1) {
-		snprintf(range, sizeof(range), "%d to %d", min, max);
-		perr(p, "%s must be a whole number from %s", key, range);
+		perr(p, "%s must be a whole number from %d to %d", key, min,
+		    max);
 		return -1;
 	}
 	*dst = (int)n;
@@ -195,6 +208,14 @@ set_max_conns(struct parser *p, const char *v)
 {
 	return set_int(p, "max_connections", v, 1, 100000,
 	    &p->conf->max_conns);
+}
+
+/* 0: sized from the file-descriptor limit (bridge.c) */
+static int
+set_max_handshakes(struct parser *p, const char *v)
+{
+	return set_int(p, "max_handshakes", v, 0, 1000000,
+	    &p->conf->max_handshakes);
 }
 
 static int
@@ -214,7 +235,7 @@ set_max_requests(struct parser *p, const char *v)
 static int
 set_max_header(struct parser *p, const char *v)
 {
-	return set_int(p, "max_header_size", v, 2048, 65536,
+	return set_int(p, "max_header_size", v, 1024, 65536,
 	    &p->conf->max_header_size);
 }
 
@@ -247,8 +268,8 @@ static int
 set_hook(struct parser *p, const char *v)
 {
 	if (v[0] != '/') {
-		perr(p, "hook '%s': give the absolute path of an executable%s",
-		    v, "");
+		perr(p, "hook '%s': give the absolute path of an executable",
+		    v);
 		return -1;
 	}
 	return set_path(p, &p->conf->hook, v);
@@ -272,7 +293,7 @@ set_watch(struct parser *p, const char *v)
 			p->conf->watch = (int)i;
 			return 0;
 		}
-	perr(p, "watch '%s': expected inotify, poll or none%s", v, "");
+	perr(p, "watch '%s': expected inotify, poll or none", v);
 	return -1;
 }
 
@@ -309,7 +330,7 @@ set_listen(struct parser *p, const char *v)
 
 	nl = realloc(c->listen, (c->nlisten + 1) * sizeof(*nl));
 	if (nl == NULL) {
-		perr(p, "out of memory", NULL, NULL);
+		perr(p, "out of memory");
 		return -1;
 	}
 	c->listen = nl;
@@ -344,7 +365,7 @@ set_listen(struct parser *p, const char *v)
 	return 0;
 bad:
 	perr(p, "listen '%s': expected PORT, IPv4:PORT or [IPv6]:PORT with "
-	    "a numeric address%s", v, "");
+	    "a numeric address", v);
 	return -1;
 }
 
@@ -354,8 +375,7 @@ set_mode(struct parser *p, const char *v)
 	int	m = policy_mode_parse(v);
 
 	if (m == MODE_UNSET) {
-		perr(p, "mode '%s': expected enforce, testing or none%s", v,
-		    "");
+		perr(p, "mode '%s': expected enforce, testing or none", v);
 		return -1;
 	}
 	p->cur->mode = m;
@@ -368,8 +388,8 @@ set_max_age(struct parser *p, const char *v)
 	long long	n;
 
 	if (number(v, 0, MAX_AGE_MAX, &n) == -1) {
-		perr(p, "max_age '%s': expected seconds from 0 to 31557600 "
-		    "(one year)%s", v, "");
+		perr(p, "max_age '%s': expected seconds from 0 to %lld "
+		    "(one year)", v, MAX_AGE_MAX);
 		return -1;
 	}
 	p->cur->max_age = n;
@@ -397,7 +417,7 @@ add_mx(struct parser *p, struct conf_domain *d, const char *v, int line)
 	d->nmx++;
 	return 0;
 oom:
-	perr(p, "out of memory", NULL, NULL);
+	perr(p, "out of memory");
 	return -1;
 }
 
@@ -410,14 +430,11 @@ set_mx(struct parser *p, const char *v)
 	int			 rc = -1;
 
 	if (policy_check_name(v, 1, err, sizeof(err)) == -1) {
-		perr(p, "mx %s%s", err, "");
+		perr(p, "mx %s", err);
 		return -1;
 	}
-	if ((mx = xstrdup(p, v)) == NULL)
+	if ((mx = norm_dup(p, v)) == NULL)
 		return -1;
-	lower(mx);
-	if (mx[strlen(mx) - 1] == '.')
-		mx[strlen(mx) - 1] = '\0';
 	for (i = 0; i < d->nmx; i++) {
 		if (strcmp(d->mx[i], mx) == 0) {
 			diag_add(p->diag, 0, "%s:%d: duplicate mx '%s' "
@@ -442,7 +459,7 @@ set_rua(struct parser *p, const char *v)
 	char	err[512];
 
 	if (policy_check_rua(v, err, sizeof(err)) == -1) {
-		perr(p, "tlsrpt_rua %s%s", err, "");
+		perr(p, "tlsrpt_rua %s", err);
 		return -1;
 	}
 	return set_path(p, &p->cur->rua, v);
@@ -498,15 +515,12 @@ start_domain(struct parser *p, const char *v)
 	size_t			 i, len;
 
 	if (policy_check_name(v, 0, err, sizeof(err)) == -1) {
-		perr(p, "domain %s%s", err, "");
+		perr(p, "domain %s", err);
 		return -1;
 	}
-	if ((name = xstrdup(p, v)) == NULL)
+	if ((name = norm_dup(p, v)) == NULL)
 		return -1;
-	lower(name);
 	len = strlen(name);
-	if (name[len - 1] == '.')
-		name[--len] = '\0';
 	if (strncmp(name, "mta-sts.", 8) == 0) {
 		perr(p, "domain '%s': write the mail domain (%s); the policy "
 		    "host mta-sts.<domain> is derived from it", name,
@@ -516,25 +530,21 @@ start_domain(struct parser *p, const char *v)
 	}
 	if (len > 253 - 8) {
 		perr(p, "domain '%s': mta-sts.<domain> would be longer than "
-		    "253 characters%s", name, "");
+		    "253 characters", name);
 		free(name);
 		return -1;
 	}
 	for (i = 0; i < c->ndomains; i++) {
 		if (strcmp(c->domains[i].name, name) == 0) {
-			char	first[16];
-
-			snprintf(first, sizeof(first), "%d",
-			    c->domains[i].line);
-			perr(p, "domain '%s' already configured at line %s",
-			    name, first);
+			perr(p, "domain '%s' already configured at line %d",
+			    name, c->domains[i].line);
 			free(name);
 			return -1;
 		}
 	}
 	nd = realloc(c->domains, (c->ndomains + 1) * sizeof(*nd));
 	if (nd == NULL) {
-		perr(p, "out of memory", NULL, NULL);
+		perr(p, "out of memory");
 		free(name);
 		return -1;
 	}
@@ -609,7 +619,7 @@ parse_line(struct parser *p, char *line)
 	if ((kw = lookup(globals, NGLOBALS, w[0], &idx)) != NULL) {
 		if (p->cur != &p->defaults) {
 			perr(p, "'%s' is a global key: move it before the "
-			    "first 'domain' line%s", w[0], "");
+			    "first 'domain' line", w[0]);
 			return;
 		}
 		seen = &p->seen[idx];
@@ -620,16 +630,13 @@ parse_line(struct parser *p, char *line)
 		seen = p->cur == &p->defaults ? &p->seen[NGLOBALS + idx] :
 		    &p->dseen[idx];
 	} else {
-		perr(p, "unknown key '%s'%s", w[0], "");
+		perr(p, "unknown key '%s'", w[0]);
 		return;
 	}
 	if (n != 2)
 		goto arity;
 	if (!kw->repeat && *seen != 0) {
-		char	first[16];
-
-		snprintf(first, sizeof(first), "%d", *seen);
-		perr(p, "'%s' given twice (first at line %s)", w[0], first);
+		perr(p, "'%s' given twice (first at line %d)", w[0], *seen);
 		return;
 	}
 	/* A rejected value still counts as given: no "missing" error too. */
@@ -647,12 +654,12 @@ arity:
 			p->seen[idx] = p->line;
 	}
 	if (n == 1)
-		perr(p, "'%s' needs a value%s", w[0], "");
+		perr(p, "'%s' needs a value", w[0]);
 	else if (strcmp(w[0], "tlsrpt_rua") == 0)
 		perr(p, "'%s' takes one value: separate URIs with commas, "
-		    "no spaces%s", w[0], "");
+		    "no spaces", w[0]);
 	else
-		perr(p, "'%s' takes one value%s", w[0], "");
+		perr(p, "'%s' takes one value", w[0]);
 }
 
 /* Fill what a domain left unset from the defaults, then check it. */
@@ -894,13 +901,13 @@ conf_free(struct conf *c)
 struct conf_domain *
 conf_find_domain(const struct conf *c, const char *name)
 {
-	size_t	i, len = strlen(name);
+	char	buf[256];
+	size_t	i;
 
-	if (len > 0 && name[len - 1] == '.')
-		len--;
+	if (name_norm(name, strlen(name), buf, sizeof(buf)) == -1)
+		return NULL;
 	for (i = 0; i < c->ndomains; i++)
-		if (strlen(c->domains[i].name) == len &&
-		    strncasecmp(c->domains[i].name, name, len) == 0)
+		if (strcmp(c->domains[i].name, buf) == 0)
 			return &c->domains[i];
 	return NULL;
 }

@@ -137,17 +137,25 @@ static void
 certbot(struct out *o, const char *domain, struct diag *d)
 {
 	const char	*dir = get("MTASTS_CERTBOT_DIR");
-	char		*cert = NULL, *key = NULL, err[400];
+	char		*host = NULL, *cert = NULL, *key = NULL, err[400];
+	char		 name[256];
 
 	if (dir == NULL)
 		dir = CERTBOT_DIR;
-	if (policy_check_name(domain, 0, err, sizeof(err)) == -1)
-		return;		/* conf.c names the bad domain */
-	if (asprintf(&cert, "%s/live/mta-sts.%s/fullchain.pem", dir,
-	    domain) == -1 || asprintf(&key, "%s/live/mta-sts.%s/privkey.pem",
-	    dir, domain) == -1) {
-		o->oom = 1;
-		goto out;
+	/* conf.c names a bad domain; certbot's names are lower case. */
+	if (policy_check_name(domain, 0, err, sizeof(err)) == -1 ||
+	    name_norm(domain, strlen(domain), name, sizeof(name)) == -1)
+		return;
+	/* asprintf leaves its pointer undefined when it fails. */
+	if ((host = name_mta_sts(name)) == NULL)
+		goto oom;
+	if (asprintf(&cert, "%s/live/%s/fullchain.pem", dir, host) == -1) {
+		cert = NULL;
+		goto oom;
+	}
+	if (asprintf(&key, "%s/live/%s/privkey.pem", dir, host) == -1) {
+		key = NULL;
+		goto oom;
 	}
 	if (access(cert, F_OK) == -1)	/* the rest is still checked */
 		diag_add(d, 1, "MTASTS_CERT: not set, and certbot's %s does "
@@ -155,7 +163,11 @@ certbot(struct out *o, const char *domain, struct diag *d)
 		    "certbot's directory at %s", cert, dir);
 	emit(o, "MTASTS_CERTBOT_DIR", "cert", cert, strlen(cert));
 	emit(o, "MTASTS_CERTBOT_DIR", "key", key, strlen(key));
+	goto out;
+oom:
+	o->oom = 1;
 out:
+	free(host);
 	free(cert);
 	free(key);
 }

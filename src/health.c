@@ -138,14 +138,13 @@ healthcheck(const struct conf *c)
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_ssl_config	 conf;
 	mbedtls_ssl_context	 ssl;
-	char			 where[128], host[300], why[256] = "";
+	char			 where[128], *host = NULL, why[256] = "";
 	char			 req[400], *resp = NULL;
 	size_t			 len = 0;
 	int			 fd = -1, ret, rc = 1;
 
 	signal(SIGALRM, on_alarm);
 	alarm(HEALTH_DEADLINE);
-	snprintf(host, sizeof(host), "mta-sts.%s", c->domains[0].name);
 	if (c->listen[0].ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&c->listen[0].ss)->sin6_port == 0 :
 	    ((struct sockaddr_in *)&c->listen[0].ss)->sin_port == 0) {
@@ -158,8 +157,14 @@ healthcheck(const struct conf *c)
 		    strerror(errno));
 		return 1;
 	}
+	if ((host = name_mta_sts(c->domains[0].name)) == NULL) {
+		fprintf(stderr, "unhealthy: out of memory\n");
+		close(fd);
+		return 1;
+	}
 	if (compat_psa_init() == -1) {
 		fprintf(stderr, "unhealthy: psa_crypto_init failed\n");
+		free(host);
 		close(fd);
 		return 1;
 	}
@@ -213,6 +218,7 @@ out:
 		fprintf(stderr, "unhealthy: https://%s%s via %s: %s\n", host,
 		    POLICY_PATH, where, why);
 	free(resp);
+	free(host);
 	mbedtls_ssl_free(&ssl);
 	mbedtls_ssl_config_free(&conf);
 	mbedtls_ctr_drbg_free(&drbg);

@@ -3,7 +3,8 @@
  * blocking the loop. The hook gets its facts in environment variables,
  * its stdout and stderr come back through a pipe into the log, and it is
  * killed (with its whole process group) at its timeout. Its exit status
- * is logged; nothing else depends on it.
+ * is logged and handed to the caller's completion callback (serve.c
+ * retries a failed announcement); this file decides nothing on it.
  */
 #include <sys/epoll.h>
 #include <sys/wait.h>
@@ -26,6 +27,8 @@ struct hook {
 	pid_t		 pgid;
 	int64_t		 deadline;
 	int		 killed;
+	void		(*done)(void *, int);
+	void		*arg;
 	char		 domain[256];
 	char		 line[OUT_MAX];
 	size_t		 len;
@@ -89,11 +92,13 @@ envvar(const char *name, const char *value)
 /*
  * Run path for a new record of domain. vars is a NULL-terminated list of
  * name, value pairs to add to the environment. Returns 0 once started,
- * -1 (logged) if it could not be.
+ * -1 (logged) if it could not be. After a 0, done(arg, status) is called
+ * exactly once, from hook_reap or hook_stop: status is the exit status,
+ * HOOK_KILLED (timeout or a signal) or HOOK_STOPPED (shutdown).
  */
 int
 hook_run(const char *path, int timeout_s, const char *domain,
-    const char *const *vars)
+    const char *const *vars, void (*done)(void *, int), void *arg)
 {
 	struct hook	*h = NULL;
 	char		**env = NULL, *argv[2];
@@ -116,6 +121,8 @@ hook_run(const char *path, int timeout_s, const char *domain,
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
 	snprintf(h->domain, sizeof(h->domain), "%s", domain);
+	h->done = done;
+	h->arg = arg;
 	argv[0] = (char *)path;
 	argv[1] = NULL;
 
@@ -170,13 +177,13 @@ fail:
 	return rc;
 }
 
-/* SIGCHLD: collect finished hooks and log how they ended. */
+/* SIGCHLD: collect finished hooks, log how they ended, report it. */
 void
 hook_reap(void)
 {
 	struct hook	*h;
 	pid_t		 pid;
-	int		 status;
+	int		 status, st;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (h = hooks; h != NULL && h->pid != pid; h = h->next)
@@ -187,6 +194,7 @@ hook_reap(void)
 		/* Read what it left in the pipe before reporting. */
 		if (h->ev.fd != -1)
 			pipe_ready(&h->ev, 0);
+		st = HOOK_KILLED;
 		if (h->killed)
 			log_warnx("hook %s: killed after its timeout",
 			    h->domain);
@@ -198,6 +206,9 @@ hook_reap(void)
 		else
 			log_warnx("hook %s: killed by signal %d", h->domain,
 			    WTERMSIG(status));
+		if (!h->killed && WIFEXITED(status))
+			st = WEXITSTATUS(status);
+		h->done(h->arg, st);
 	}
 }
 
@@ -233,7 +244,7 @@ hook_expire(void)
 	return next == -1 ? -1 : (int)(next - now);
 }
 
-/* Shutdown: kill what still runs, reap it, free everything. */
+/* Shutdown: kill what still runs, reap it, report it, free everything. */
 void
 hook_stop(void)
 {
@@ -245,6 +256,7 @@ hook_stop(void)
 			h->killed = 1;
 			waitpid(h->pid, NULL, 0);
 			h->pid = 0;
+			h->done(h->arg, HOOK_STOPPED);
 		}
 	while ((h = hooks) != NULL) {
 		close_pipe(h);

@@ -14,6 +14,9 @@
 
 static int	verbose;
 
+static void	vlog(const char *, const char *, va_list, const char *)
+		    __attribute__((format(printf, 2, 0)));
+
 void
 log_init(int v)
 {

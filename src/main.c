@@ -86,16 +86,21 @@ render(const struct conf *c, size_t i, size_t *len)
 {
 	char	*p;
 
-	if (policy_render(&c->domains[i], &p, len) == -1)
+	switch (policy_render(&c->domains[i], &p, len)) {
+	case 0:
+		return p;
+	case POLICY_TOO_LARGE:
 		fatalx("%s:%d: domain %s: the policy is larger than 64 KiB",
 		    c->file, c->domains[i].line, c->domains[i].name);
-	return p;
+	default:
+		fatalx("out of memory");
+	}
 }
 
 static int
 print_policy(const struct conf *c, const char *only)
 {
-	char	*p;
+	char	*p, *host;
 	size_t	 i, len;
 
 	check_only(c, only);
@@ -103,9 +108,12 @@ print_policy(const struct conf *c, const char *only)
 		if (!selected(c, i, only))
 			continue;
 		p = render(c, i, &len);
-		if (only == NULL && c->ndomains > 1)
-			printf("# mta-sts.%s%s\n", c->domains[i].name,
-			    POLICY_PATH);
+		if (only == NULL && c->ndomains > 1) {
+			if ((host = name_mta_sts(c->domains[i].name)) == NULL)
+				fatalx("out of memory");
+			printf("# %s%s\n", host, POLICY_PATH);
+			free(host);
+		}
 		fwrite(p, 1, len, stdout);
 		free(p);
 	}
@@ -115,38 +123,74 @@ print_policy(const struct conf *c, const char *only)
 /*
  * --print-dns uses the same id the server serves: an unchanged policy
  * keeps its stored id; a changed one gets its new id minted and stored
- * now, and the server will use that same id once it serves the policy.
+ * now (under the state directory's lock, so a running server cannot mint
+ * another for the same policy), not yet announced: the server still
+ * announces it (record, hook) once it serves the policy.
  */
 static int
 print_dns(const struct conf *c, const char *only)
 {
-	char	*p, *rec, id[ID_MAX + 1], err[512];
-	size_t	 i, len;
-	int	 is_new, n = 0;
+	struct diag		 d = { 0 };
+	struct state_req	*r;
+	char			*rec;
+	size_t			 i, n = 0;
 
 	check_only(c, only);
+	if ((r = calloc(c->ndomains + 1, sizeof(*r))) == NULL)
+		fatalx("out of memory");
 	for (i = 0; i < c->ndomains; i++) {
 		if (!selected(c, i, only))
 			continue;
-		p = render(c, i, &len);
-		if (state_sync(c->state_dir, c->domains[i].name, p, len,
-		    time(NULL), id, &is_new, err, sizeof(err)) == -1)
-			fatalx("%s", err);
-		free(p);
-		if ((rec = dns_render(&c->domains[i], id)) == NULL)
-			fatalx("out of memory");
-		printf("%s%s", n++ ? "\n" : "", rec);
-		free(rec);
+		r[n].domain = c->domains[i].name;
+		r[n].policy = render(c, i, &r[n].len);
+		n++;
 	}
+	if (state_commit(c->state_dir, r, n, time(NULL), &d) == -1) {
+		print_diag(&d);
+		exit(1);
+	}
+	print_diag(&d);
+	diag_free(&d);
+	for (i = n = 0; i < c->ndomains; i++) {
+		if (!selected(c, i, only))
+			continue;
+		if ((rec = dns_render(&c->domains[i], r[n].id)) == NULL)
+			fatalx("out of memory");
+		printf("%s%s", n > 0 ? "\n" : "", rec);
+		free(rec);
+		free((char *)r[n].policy);
+		n++;
+	}
+	free(r);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/*
+ * --check: every policy renders (under 64 KiB, as the server demands),
+ * the certificates and keys load and cover their names.
+ */
 static int
 check(const struct conf *c)
 {
-	struct diag	d = { 0 };
-	size_t		nerr;
+	struct diag	 d = { 0 };
+	size_t		 nerr, i, len;
+	char		*p;
 
+	for (i = 0; i < c->ndomains; i++) {
+		switch (policy_render(&c->domains[i], &p, &len)) {
+		case 0:
+			free(p);
+			break;
+		case POLICY_TOO_LARGE:
+			/* the server's words (snap.c) */
+			diag_add(&d, 1, "%s:%d: domain %s: the policy is "
+			    "larger than 64 KiB", c->file, c->domains[i].line,
+			    c->domains[i].name);
+			break;
+		default:
+			fatalx("out of memory");
+		}
+	}
 	tls_check(c, time(NULL), &d);
 	nerr = print_diag(&d);
 	diag_free(&d);

@@ -3,10 +3,17 @@
  *
  * Data flows one way:
  *   config file -> struct conf (conf.c)
- *     -> rendered policy text (policy.c) + persisted id (state.c)
+ *     -> rendered policy text (policy.c)
  *     -> an immutable struct snapshot (snap.c)
  *     -> the request handler (http.c) and new TLS sessions (bridge.c)
+ * and once a snapshot is live, the ids of its policies (state.c), which
+ * are announced (serve.c: stdout, the hook), never served.
  * Nothing downstream writes back into anything upstream.
+ *
+ * One section per module, bottom-up by layer (DESIGN.md section 6): a
+ * module calls only modules of lower layers (and of its own, without a
+ * cycle); what a lower one must call back is handed to it as a function
+ * pointer. tests/layers.sh checks the object files for cycles.
  */
 #ifndef MTASTS_H
 #define MTASTS_H
@@ -16,7 +23,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#define MTASTS_VERSION		"0.1.0"
+#ifndef MTASTS_VERSION		/* from the file VERSION, by the Makefile */
+#error "MTASTS_VERSION is not defined: build with make"
+#endif
 #define POLICY_PATH		"/.well-known/mta-sts.txt"
 #define POLICY_MAX_BYTES	65536	/* clients abort above 64 KiB */
 #define MAX_AGE_MAX		31557600LL	/* RFC 8461 3.2 */
@@ -31,6 +40,36 @@
 #endif
 #define DEFAULT_CONF		SYSCONFDIR "/mtasts-httpd.conf"
 #define DEFAULT_STATE_DIR	LOCALSTATEDIR "/mtasts-httpd"
+
+/* ---- layer 0: utilities ---- */
+
+/* log.c: logging to stderr or syslog; addresses as text. */
+void	 log_init(int verbose);
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+const char *addr_str(const struct sockaddr *, char *, size_t);
+
+/* loop.c: one epoll loop, one thread. */
+struct ev {
+	int	  fd;
+	uint32_t  events;
+	void	(*cb)(struct ev *, uint32_t);
+};
+int	 loop_init(void);
+int	 loop_add(struct ev *, uint32_t);
+int	 loop_mod(struct ev *, uint32_t);
+void	 loop_del(struct ev *);
+int	 loop_run(int (*tick)(void));
+void	 loop_stop(void);
+void	 loop_free(void);
+int64_t	 now_ms(void);
 
 /* diag.c: a list of errors and warnings, each one line of text. */
 struct diag {
@@ -59,6 +98,16 @@ void	 hmap_put(struct hmap *, const char *key, void *val);
 void	*hmap_get(const struct hmap *, const char *key, size_t len);
 void	 hmap_free(struct hmap *);
 
+/* name.c: host names in the form they are compared in. */
+/* Host-name form for comparing: lower case, one trailing dot dropped.
+ * Writes at most cap bytes incl. NUL; returns the length, or -1 if
+ * empty, too long, it ends in two dots, or it holds a NUL. */
+ssize_t	 name_norm(const char *in, size_t len, char *out, size_t cap);
+/* "mta-sts.<domain>", malloc'd; NULL if out of memory. */
+char	*name_mta_sts(const char *domain);
+
+/* ---- layer 1: the config, policy text, DNS records, persisted ids ---- */
+
 /* policy.c: RFC 8461 policy rules and rendering. */
 enum sts_mode { MODE_UNSET = -1, MODE_ENFORCE, MODE_TESTING, MODE_NONE };
 int		 policy_mode_parse(const char *);
@@ -67,6 +116,10 @@ int		 policy_check_name(const char *, int allow_wildcard,
 		    char *err, size_t errlen);
 int		 policy_check_rua(const char *, char *err, size_t errlen);
 int		 policy_wildcard_match(const char *pattern, const char *host);
+struct conf_domain;
+/* The policy text of a domain: 0, or one of these. */
+enum { POLICY_TOO_LARGE = -1, POLICY_NOMEM = -2 };
+int	 policy_render(const struct conf_domain *, char **out, size_t *len);
 
 /* conf.c: parse the config file into struct conf; no I/O but reading. */
 struct conf_listen {
@@ -102,6 +155,7 @@ struct conf {
 	char			*state_dir;
 	int			 max_conns;
 	int			 max_conns_per_ip;
+	int			 max_handshakes;	/* 0: from the fd limit */
 	int			 max_requests;	/* per connection */
 	int			 max_header_size;	/* bytes */
 	int			 handshake_timeout;	/* seconds */
@@ -116,23 +170,20 @@ struct conf {
 };
 
 enum watch_mode { WATCH_INOTIFY, WATCH_POLL, WATCH_NONE };
-
-/* env.c: MTASTS_* environment variables, as a config (containers). */
-int		 env_present(void);
-struct conf	*env_parse(struct diag *);
-
-/* uci.c: OpenWrt's UCI syntax, translated line for line. */
-int		 uci_detect(const char *buf, size_t len);
-char		*uci_translate(const char *file, const char *buf, size_t len,
-		    struct diag *);
-
 struct conf	*conf_parse(const char *file, struct diag *);
 struct conf	*conf_parse_buf(const char *file, const char *buf,
 		    size_t len, struct diag *);
 void		 conf_free(struct conf *);
 struct conf_domain *conf_find_domain(const struct conf *, const char *);
 
-int	 policy_render(const struct conf_domain *, char **out, size_t *len);
+/* uci.c: OpenWrt's UCI syntax, translated line for line. */
+int		 uci_detect(const char *buf, size_t len);
+char		*uci_translate(const char *file, const char *buf, size_t len,
+		    struct diag *);
+
+/* env.c: MTASTS_* environment variables, as a config (containers). */
+int		 env_present(void);
+struct conf	*env_parse(struct diag *);
 
 /* dns.c: zone-file lines for a domain. */
 char	*dns_sts_record(const char *domain, const char *id);
@@ -140,26 +191,51 @@ void	 dns_sts_name(const char *domain, char *buf, size_t len);
 void	 dns_sts_value(const char *id, char *buf, size_t len);
 char	*dns_render(const struct conf_domain *, const char *id);
 
-/* state.c: the persisted policy id. */
+/* state.c: the persisted ids of all domains, <state_dir>/state, with
+ * whether each one's announcement is done; serialised on
+ * <state_dir>/state.lock. Warnings and errors go into a struct diag. */
+#define STATE_FILE	"state"
+#define STATE_LOCK	"state.lock"
+struct state_req {
+	const char	*domain;	/* in */
+	const char	*policy;	/* in (commit): the bytes served */
+	size_t		 len;
+	char		 id[ID_MAX + 1];	/* out (commit); in (mark) */
+	int		 announced;	/* out: its announcement is done */
+	int		 minted;	/* out (commit): new in this commit */
+};
 int	 state_next_id(const char *prev, time_t now, char out[ID_MAX + 1]);
-int	 state_path(const char *dir, const char *domain, char *buf,
-	    size_t len);
-int	 state_sync(const char *dir, const char *domain, const char *policy,
-	    size_t len, time_t now, char id[ID_MAX + 1], int *is_new,
-	    char *err, size_t errlen);
+int	 state_prepare(const char *dir, struct diag *);
+int	 state_commit(const char *dir, struct state_req *, size_t n,
+	    time_t now, struct diag *);
+int	 state_mark(const char *dir, struct state_req *, size_t n,
+	    time_t now, struct diag *);
 
-/* tls.c: mbedTLS configuration, shared by all connections of a snapshot. */
+/* ---- layer 2: what is served: TLS configs, the snapshot ---- */
+
+/* tls.c: mbedTLS configuration, shared by all connections of a snapshot,
+ * and the TLS side of each connection. */
 struct tls;
+struct tls_conn;
+enum tls_io { TLS_OK, TLS_WANT_READ, TLS_WANT_WRITE, TLS_EOF, TLS_FAIL };
 int		 tls_global_init(char *err, size_t errlen);
 void		 tls_global_free(void);
 struct tls	*tls_new(const struct conf *, char *err, size_t errlen);
 struct tls	*tls_ref(struct tls *);
 void		 tls_unref(struct tls *);
-const void	*tls_ssl_config(const struct tls *);
 void		 tls_check(const struct conf *, time_t now, struct diag *);
 void		 tls_check_loaded(const struct tls *, const struct conf *,
 		    time_t now, struct diag *);
 void		 tls_strerror(int ret, char *buf, size_t len);
+struct tls_conn	*tls_conn_new(struct tls *, int fd, const char *sni,
+		    const char **host, char *err, size_t errlen);
+void		 tls_conn_free(struct tls_conn *);
+int		 tls_conn_handshake(struct tls_conn *);
+int		 tls_conn_read(struct tls_conn *, void *, size_t, size_t *);
+int		 tls_conn_write(struct tls_conn *, const void *, size_t,
+		    size_t *);
+int		 tls_conn_close_notify(struct tls_conn *);
+void		 tls_conn_error(const struct tls_conn *, char *, size_t);
 const char	*tls_version(void);
 
 /* snap.c: everything one published configuration serves, immutable. */
@@ -168,8 +244,6 @@ struct site {
 	char		*host;		/* "mta-sts.<domain>" */
 	char		*policy;
 	size_t		 policy_len;
-	char		 id[ID_MAX + 1];
-	int		 id_is_new;
 };
 
 struct snapshot {
@@ -179,43 +253,102 @@ struct snapshot {
 	struct tls		*tls;
 };
 
-struct snapshot	*snap_build(const struct conf *, time_t now, char *err,
-		    size_t errlen);
+struct snapshot	*snap_build(const struct conf *, char *err, size_t errlen);
 void		 snap_free(struct snapshot *);
 int		 snap_index(struct snapshot *);
+void		 snap_publish(struct snapshot *);
+const struct snapshot *snap_current(void);
 const struct site *snap_route(const struct snapshot *, const char *method,
 		    const char *url, const char *host, const char *sni);
 
-/* fast.c: the plain policy GET, answered in the bridge without MHD. */
-#define FAST_REQ_MAX	1024	/* longer requests are MHD's */
-struct fast_req {
-	int	head;		/* HEAD, else GET */
-	int	close;		/* "Connection: close" */
-	char	host[256];	/* the Host header's value */
-};
-size_t	 fast_request(const char *buf, size_t len, struct fast_req *);
-size_t	 fast_response(const struct snapshot *, const struct fast_req *,
-	    const char *sni, int close, char *out, size_t cap);
+/* ---- layer 3: protocol readers: the ClientHello, HTTP ---- */
 
-/* http.c: the libmicrohttpd daemon, driven from our loop. */
-int	 http_start(const struct conf *);
+/* hello.c: the TLS ClientHello, read before mbedTLS sees it */
+#define HELLO_MAX	16384	/* bytes of records we look at, at most */
+enum { HELLO_ALPN_HTTP11 = 1, HELLO_ALPN_HTTP10 = 2, HELLO_ALPN_ACME = 4,
+       HELLO_ALPN_OTHER = 8 };
+struct hello {
+	char		sni[256];	/* host_name as sent; "" if none */
+	int		sni_bad;	/* an SNI that is not one host name <256 */
+	unsigned	alpn;		/* HELLO_ALPN_* bits offered; 0: no ALPN ext */
+};
+/* Parse the start of a TLS stream: the first handshake message must be a
+ * ClientHello, possibly spread over several handshake records.
+ * Returns 1 when complete (h filled), 0 when more bytes are needed,
+ * -1 when the bytes are not a TLS ClientHello or it needs more than
+ * HELLO_MAX bytes. Never reads past len. */
+int	 hello_parse(const unsigned char *buf, size_t len, struct hello *h);
+
+/* http.c: the libmicrohttpd daemon, driven from our loop; the handler
+ * reads the snapshot with snap_current(). */
+int	 http_start(const struct conf *);	/* limits incl. max_requests */
 void	 http_stop(void);
-void	 http_publish(struct snapshot *);
-int	 http_add_connection(int fd, const struct sockaddr *, socklen_t);
+/* Hand MHD the plaintext end fd of a connection: peer is the client's
+ * address; sni the name the client asked for (NULL: none; "." matches
+ * nothing). http.c keeps the per-connection facts (SNI, request count)
+ * itself. MHD owns fd from here, even on failure. 0 or -1. */
+int	 http_add_connection(int fd, const struct sockaddr *, socklen_t,
+	    const char *sni);
 void	 http_run(void);
 int	 http_timeout_ms(void);
 const char *http_version(void);
 
-/* bridge.c: TLS on the TCP socket; the plain policy GET answered from
- * the snapshot (fast.c), anything else relayed to MHD by socketpair. */
+/* ---- layer 4: connections ---- */
+
+/* conn.c: one connection's state machine; its I/O is handed in. */
+enum conn_state { C_ACCEPTED, C_HELLO, C_HANDSHAKE, C_RELAY, C_CLOSING,
+	C_CLOSED };
+#define IO_READ		1	/* wait until readable */
+#define IO_WRITE	2	/* until writable */
+#define IO_MORE		4	/* until more bytes arrive (edge) */
+struct conn_io {
+	/* What the client sent so far, left unread: bytes, 0 at EOF, -1
+	 * with errno (EAGAIN: nothing yet). */
+	ssize_t	(*peek)(void *ctx, void *buf, size_t len);
+	/* Start TLS with what the ClientHello asked for: 0 or -1. */
+	int	(*tls_start)(void *ctx, const struct hello *);
+	/* enum tls_io, as tls.c's tls_conn_* return them */
+	int	(*handshake)(void *ctx);
+	int	(*tls_read)(void *ctx, void *buf, size_t len, size_t *n);
+	int	(*tls_write)(void *ctx, const void *buf, size_t len,
+		    size_t *n);
+	int	(*tls_close)(void *ctx);
+	/* The handshake is done: 0 if admitted, -1 if refused. */
+	int	(*established)(void *ctx);
+	/* libmicrohttpd's side: open (0 or -1), then as send(2)/recv(2) */
+	int	(*http_open)(void *ctx);
+	ssize_t	(*http_send)(void *ctx, const void *buf, size_t len);
+	ssize_t	(*http_recv)(void *ctx, void *buf, size_t len);
+	void	(*http_shutdown)(void *ctx);	/* the client is done */
+};
+struct conn {
+	int			 state;		/* enum conn_state */
+	const struct conn_io	*io;
+	void			*ctx;
+	unsigned		 tcp_want;	/* IO_* */
+	unsigned		 http_want;
+	int			 moved;		/* bytes moved in the last step */
+	int			 tls_eof;	/* the client is done sending */
+	int			 http_open;
+	int			 http_eof;	/* libmicrohttpd is done */
+	const char		*why;		/* a failure, once C_CLOSED */
+	size_t			 in_off, in_len;	/* client -> MHD */
+	size_t			 out_off, out_len;	/* MHD -> client */
+	unsigned char		*in, *out;
+};
+void		 conn_init(struct conn *, const struct conn_io *, void *ctx);
+int		 conn_step(struct conn *);
+void		 conn_free(struct conn *);
+const char	*conn_state_name(int);
+
+/* bridge.c: accepting, admission, timeouts; each connection a struct
+ * conn over the client's socket, tls.c and a socketpair to http.c. */
 int	 bridge_listen(const struct conf *);
 void	 bridge_print_listeners(void);
-void	 bridge_publish(const struct snapshot *);
 int	 bridge_expire(void);
 void	 bridge_close_all(void);
-void	 bridge_sni(const void *ssl, const char *name, size_t len);
-const char *bridge_sni_of(int fd);
-int	 bridge_count_request(int fd);
+
+/* ---- layer 6: the running server ---- */
 
 /* watch.c: notices changed config, certificate and key files. */
 int	 watch_init(int mode, void (*on_change)(void));
@@ -223,9 +356,10 @@ void	 watch_set(const char *const *files, size_t n);
 int	 watch_tick(void);
 void	 watch_free(void);
 
-/* hook.c: the admin's command run after a new id is announced. */
+/* hook.c: the admin's command run to announce a new id. */
+enum { HOOK_KILLED = -1, HOOK_STOPPED = -2 };	/* besides exit statuses */
 int	 hook_run(const char *path, int timeout_s, const char *domain,
-	    const char *const *vars);
+	    const char *const *vars, void (*done)(void *, int), void *arg);
 void	 hook_reap(void);
 int	 hook_expire(void);
 void	 hook_stop(void);
@@ -233,38 +367,12 @@ void	 hook_stop(void);
 /* priv.c: dropping root after start-up. */
 void	 priv_drop(const struct conf *);
 
-/* health.c: --healthcheck, a TLS request to our own listener. */
-int	 healthcheck(const struct conf *);
-
 /* serve.c: the running server: start, reload, announce, stop. */
 int	 serve(struct conf *);
 
-/* loop.c: one epoll loop, one thread. */
-struct ev {
-	int	  fd;
-	uint32_t  events;
-	void	(*cb)(struct ev *, uint32_t);
-};
-int	 loop_init(void);
-int	 loop_add(struct ev *, uint32_t);
-int	 loop_mod(struct ev *, uint32_t);
-void	 loop_del(struct ev *);
-int	 loop_run(int (*tick)(void));
-void	 loop_stop(void);
-void	 loop_free(void);
-int64_t	 now_ms(void);
+/* ---- layer 7: the command line's other modes (main.c uses all) ---- */
 
-/* log.c */
-void	 log_init(int verbose);
-void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	 fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-const char *addr_str(const struct sockaddr *, char *, size_t);
+/* health.c: --healthcheck, a TLS request to our own listener. */
+int	 healthcheck(const struct conf *);
 
 #endif

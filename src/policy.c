@@ -193,9 +193,10 @@ policy_wildcard_match(const char *pattern, const char *host)
 
 /*
  * Render the policy of one domain: "version: STSv1" first, CRLF line ends,
- * one trailing CRLF, no blank lines. *out is malloc'd; the caller frees.
- * Returns 0, or -1 when the text would exceed POLICY_MAX_BYTES or memory
- * runs out.
+ * one trailing CRLF, no blank lines. On 0, *out is malloc'd (the caller
+ * frees) and *len its length. Returns POLICY_TOO_LARGE when the text
+ * would not stay under POLICY_MAX_BYTES (a config error), POLICY_NOMEM
+ * when memory runs out; *out and *len are untouched then.
  */
 int
 policy_render(const struct conf_domain *d, char **out, size_t *len)
@@ -209,7 +210,7 @@ policy_render(const struct conf_domain *d, char **out, size_t *len)
 		cap += strlen(d->mx[i]) + 6;
 	cap += 32;
 	if ((buf = malloc(cap)) == NULL)
-		return -1;
+		return POLICY_NOMEM;
 	n = snprintf(buf, cap, "version: STSv1\r\nmode: %s\r\n",
 	    policy_mode_name(d->mode));
 	off = (size_t)n;
@@ -221,7 +222,7 @@ policy_render(const struct conf_domain *d, char **out, size_t *len)
 	off += (size_t)n;
 	if (off >= POLICY_MAX_BYTES) {
 		free(buf);
-		return -1;
+		return POLICY_TOO_LARGE;
 	}
 	*out = buf;
 	*len = off;

@@ -43,18 +43,19 @@ lookup_id(const char *name, int is_group, gid_t *pw_gid)
 
 /* Hand the state directory and its files to uid:gid. */
 static void
-chown_state(const char *dir, uid_t uid, gid_t gid, const struct conf *c)
+chown_state(const char *dir, uid_t uid, gid_t gid)
 {
+	static const char *const files[] = { STATE_FILE, STATE_LOCK };
 	char	path[4096];
 	size_t	i;
 
 	if (chown(dir, uid, gid) == -1)
 		log_warn("state_dir %s: chown", dir);
-	for (i = 0; i < c->ndomains; i++) {
-		if (state_path(dir, c->domains[i].name, path,
-		    sizeof(path)) == -1)
-			continue;	/* state_sync said so already */
-		if (chown(path, uid, gid) == -1 && errno != ENOENT)
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    files[i]) >= sizeof(path))
+			continue;
+		if (lchown(path, uid, gid) == -1 && errno != ENOENT)
 			log_warn("%s: chown", path);
 	}
 }
@@ -82,7 +83,7 @@ priv_drop(const struct conf *c)
 		if (gid == -1)
 			fatalx("%s: group '%s' does not exist", c->file,
 			    c->group);
-		chown_state(c->state_dir, (uid_t)uid, (gid_t)gid, c);
+		chown_state(c->state_dir, (uid_t)uid, (gid_t)gid);
 		if (setgroups(1, &(gid_t){ (gid_t)gid }) == -1 ||
 		    setgid((gid_t)gid) == -1 || setuid((uid_t)uid) == -1)
 			fatal("dropping privileges to %s", c->user);

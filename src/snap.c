@@ -1,8 +1,11 @@
 /*
- * snap.c: the published snapshot: for every domain its rendered policy
- * and its id, the host map, and the TLS config. Built complete off to the
- * side, never changed once built; the handlers (fast.c, http.c) and new
- * connections only ever read the current one.
+ * snap.c: the published snapshot: for every domain its rendered policy,
+ * the host map, and the TLS config. The policy ids are not in it: they
+ * are announced, never served, and serve.c gets them from state.c once
+ * the snapshot is live. Built complete off to the
+ * side, never changed once built, and published by one pointer
+ * assignment; the request handler (http.c) and new connections
+ * (bridge.c) only ever read the current one, through snap_current().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,22 @@
 #include <strings.h>
 
 #include "mtasts.h"
+
+static struct snapshot	*current;	/* what is served now */
+
+/* Serve s from now on (NULL: nothing); the caller keeps ownership. */
+void
+snap_publish(struct snapshot *s)
+{
+	current = s;
+}
+
+/* The snapshot served now, or NULL before the first publish. */
+const struct snapshot *
+snap_current(void)
+{
+	return current;
+}
 
 void
 snap_free(struct snapshot *s)
@@ -30,18 +49,16 @@ snap_free(struct snapshot *s)
 }
 
 /*
- * Build the snapshot for c. The policy ids are synced with the state
- * directory last, after everything else validated, so that a failed build
- * never leaves a new id on disk for a policy nobody serves. Returns NULL
- * with a message in err on any failure.
+ * Build the snapshot for c: render and validate every policy, load the
+ * certificates. Writes nothing. Returns NULL with a message in err on any
+ * failure.
  */
 struct snapshot *
-snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
+snap_build(const struct conf *c, char *err, size_t errlen)
 {
 	struct snapshot	*s;
 	struct site	*site;
 	size_t		 i;
-	char		 e[512];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->sites = calloc(c->ndomains, sizeof(*s->sites))) == NULL) {
@@ -55,12 +72,15 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 	for (i = 0; i < c->ndomains; i++) {
 		site = &s->sites[i];
 		if ((site->domain = strdup(c->domains[i].name)) == NULL ||
-		    asprintf(&site->host, "mta-sts.%s", site->domain) == -1) {
-			site->host = NULL;
+		    (site->host = name_mta_sts(site->domain)) == NULL)
 			goto oom;
-		}
-		if (policy_render(&c->domains[i], &site->policy,
-		    &site->policy_len) == -1) {
+		switch (policy_render(&c->domains[i], &site->policy,
+		    &site->policy_len)) {
+		case 0:
+			break;
+		case POLICY_NOMEM:
+			goto oom;
+		default:
 			snprintf(err, errlen, "%s:%d: domain %s: the policy "
 			    "is larger than 64 KiB", c->file,
 			    c->domains[i].line, site->domain);
@@ -69,15 +89,6 @@ snap_build(const struct conf *c, time_t now, char *err, size_t errlen)
 	}
 	if (snap_index(s) == -1)
 		goto oom;
-	for (i = 0; i < s->nsites; i++) {
-		site = &s->sites[i];
-		if (state_sync(c->state_dir, site->domain, site->policy,
-		    site->policy_len, now, site->id, &site->id_is_new, e,
-		    sizeof(e)) == -1) {
-			snprintf(err, errlen, "%s", e);
-			goto fail;
-		}
-	}
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -100,25 +111,22 @@ snap_index(struct snapshot *s)
 }
 
 /*
- * The length of the name in a Host header value or SNI: without an
- * optional ":port" and one optional trailing dot; -1 if malformed.
+ * The name in a Host header value or SNI, without an optional ":port",
+ * in the form name_norm() gives (lower case, no trailing dot), into buf;
+ * its length, or -1 if malformed.
  */
 static ssize_t
-name_len(const char *h)
+host_name(const char *h, char *buf, size_t cap)
 {
 	const char	*colon = strchr(h, ':');
-	size_t		 len, n;
+	size_t		 n;
 
-	if (colon != NULL) {
-		n = strspn(colon + 1, "0123456789");
-		if (n == 0 || n > 5 || colon[1 + n] != '\0')
-			return -1;
-		len = (size_t)(colon - h);
-	} else
-		len = strlen(h);
-	if (len > 0 && h[len - 1] == '.')
-		len--;
-	return len > 0 && h[len - 1] != '.' ? (ssize_t)len : -1;
+	if (colon == NULL)
+		return name_norm(h, strlen(h), buf, cap);
+	n = strspn(colon + 1, "0123456789");
+	if (n == 0 || n > 5 || colon[1 + n] != '\0')
+		return -1;
+	return name_norm(h, (size_t)(colon - h), buf, cap);
 }
 
 /*
@@ -132,15 +140,16 @@ snap_route(const struct snapshot *s, const char *method, const char *url,
     const char *host, const char *sni)
 {
 	const struct site	*site;
+	char			 n[256];
 	ssize_t			 len;
 
 	if (s == NULL || host == NULL || strcmp(url, POLICY_PATH) != 0 ||
 	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
-	    (len = name_len(host)) == -1 ||
-	    (site = hmap_get(&s->hosts, host, (size_t)len)) == NULL)
+	    (len = host_name(host, n, sizeof(n))) == -1 ||
+	    (site = hmap_get(&s->hosts, n, (size_t)len)) == NULL)
 		return NULL;
-	if (sni != NULL && ((len = name_len(sni)) == -1 ||
-	    hmap_get(&s->hosts, sni, (size_t)len) != site))
+	if (sni != NULL && ((len = host_name(sni, n, sizeof(n))) == -1 ||
+	    hmap_get(&s->hosts, n, (size_t)len) != site))
 		return NULL;
 	return site;
 }

@@ -1,9 +1,22 @@
 /*
- * tls.c: mbedTLS set-up. One RNG and one session-ticket key store for the
- * process; one refcounted struct tls per snapshot (certificate chain, key
- * and ssl config), held by every connection that started with it, so a
- * reload never pulls a config from under a handshake.
+ * tls.c: mbedTLS set-up and the TLS side of each connection. One RNG and
+ * one session-ticket key store for the process; one refcounted struct tls
+ * per snapshot (certificate chains, keys, one ssl config per chain), held
+ * by every connection that started with it, so a reload never pulls a
+ * config from under a handshake.
+ *
+ * The certificate is chosen before the handshake starts, from the SNI the
+ * bridge read in the ClientHello (hello.c): no SNI callback, nothing
+ * calls back up. Each connection is a struct tls_conn; its mbedTLS return
+ * codes are classified here and nowhere else (enum tls_io).
+ *
+ * Session tickets are bound to the site they were issued for (RFC 6066
+ * 3: a session must not resume under another server name): each ticket
+ * carries a tag, HMAC-SHA-256 under a per-site key, over the ticket
+ * mbedTLS made; a ticket presented under another SNI fails the tag and
+ * the client gets a full handshake.
  */
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +27,8 @@
 
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
+#include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
@@ -51,31 +66,57 @@ mbedtls_hardware_poll(void *data, unsigned char *out, size_t len,
 #endif
 
 #define TICKET_LIFETIME	86400	/* seconds; keys rotate on this period */
+#define TAG_LEN		16	/* bytes of the site tag after a ticket */
 #define EXPIRY_WARN	(14 * 86400)
 
-/* One certificate chain with its key, shared by the domains that use it. */
+/* One certificate chain with its key, shared by the domains that use it;
+ * its ssl config is set up once loading is done. */
 struct pair {
 	char			*certfile;
 	char			*keyfile;
 	mbedtls_x509_crt	 chain;
 	mbedtls_pk_context	 key;
 	int			 ok;	/* loaded and matching */
+	int			 conf_ready;
+	mbedtls_ssl_config	 conf;
+};
+
+/* What an SNI selects: the pair serving it, and its ticket key. */
+struct site_tls {
+	char		*host;		/* "mta-sts.<domain>" */
+	struct pair	*pair;
+	unsigned char	 tag_key[32];
 };
 
 struct tls {
 	int			 refs;
-	mbedtls_ssl_config	 conf;
 	struct pair		*pairs;
 	size_t			 npairs;
-	struct hmap		 sni;	/* "mta-sts.<domain>" -> pair */
-	char			**hosts;	/* the map's keys */
-	size_t			 nhosts;
+	struct hmap		 sni;	/* host -> site_tls */
+	struct site_tls		*sites;
+	size_t			 nsites;
+	struct site_tls		 none;	/* no or unknown SNI: pairs[0] */
+};
+
+struct tls_conn {
+	mbedtls_ssl_context	 ssl;
+	struct tls		*tls;
+	const struct site_tls	*site;	/* its tickets' binding */
+	int			 fd;
+	int			 err;	/* the last mbedTLS error */
 };
 
 static mbedtls_entropy_context		entropy;
 static mbedtls_ctr_drbg_context		drbg;
 static mbedtls_ssl_ticket_context	ticket;
+static unsigned char			tag_secret[32];
 static int				global_ready;
+/*
+ * The site of the connection mbedTLS is working on right now: the ticket
+ * callbacks get only the config's pointer, which is per certificate, not
+ * per site. One thread: set around every mbedTLS call on a connection.
+ */
+static const struct site_tls		*cur_site;
 
 /* TLS 1.2: ECDHE key exchange with AEAD ciphers only; TLS 1.3 suites. */
 static const int ciphersuites[] = {
@@ -132,7 +173,9 @@ tls_global_init(char *err, size_t errlen)
 	if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func,
 	    &entropy, (const unsigned char *)"mtasts-httpd", 12)) != 0 ||
 	    (ret = mbedtls_ssl_ticket_setup(&ticket, mbedtls_ctr_drbg_random,
-	    &drbg, MBEDTLS_CIPHER_AES_256_GCM, TICKET_LIFETIME)) != 0) {
+	    &drbg, MBEDTLS_CIPHER_AES_256_GCM, TICKET_LIFETIME)) != 0 ||
+	    (ret = mbedtls_ctr_drbg_random(&drbg, tag_secret,
+	    sizeof(tag_secret))) != 0) {
 		tls_strerror(ret, e, sizeof(e));
 		snprintf(err, errlen, "TLS initialisation: %s", e);
 		return -1;
@@ -147,6 +190,7 @@ tls_global_free(void)
 	if (!global_ready)
 		return;
 	mbedtls_ssl_ticket_free(&ticket);
+	mbedtls_platform_zeroize(tag_secret, sizeof(tag_secret));
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
 	compat_psa_free();
@@ -232,6 +276,8 @@ pairs_free(struct pair *pairs, size_t n)
 	size_t	i;
 
 	for (i = 0; i < n; i++) {
+		if (pairs[i].conf_ready)
+			mbedtls_ssl_config_free(&pairs[i].conf);
 		mbedtls_x509_crt_free(&pairs[i].chain);
 		mbedtls_pk_free(&pairs[i].key);
 		free(pairs[i].certfile);
@@ -325,22 +371,94 @@ pick(const struct conf *c, size_t i, struct pair *pairs, size_t n,
 	return def != NULL ? def : (n > 0 ? &pairs[0] : NULL);
 }
 
+/* tag = HMAC-SHA-256(key, ticket), cut to TAG_LEN. */
 static int
-sni_cb(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
+ticket_tag(const struct site_tls *st, const unsigned char *t, size_t len,
+    unsigned char tag[TAG_LEN])
+{
+	unsigned char	mac[32];
+	int		ret;
+
+	ret = mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    st->tag_key, sizeof(st->tag_key), t, len, mac);
+	memcpy(tag, mac, TAG_LEN);
+	return ret;
+}
+
+/* mbedTLS's ticket, then the tag of the site being served. */
+static int
+ticket_write(void *p, const mbedtls_ssl_session *session,
+    unsigned char *start, const unsigned char *end, size_t *tlen,
+    uint32_t *lifetime)
+{
+	int	ret;
+
+	if (cur_site == NULL || end - start < TAG_LEN)
+		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+	if ((ret = mbedtls_ssl_ticket_write(p, session, start, end - TAG_LEN,
+	    tlen, lifetime)) != 0)
+		return ret;
+	if ((ret = ticket_tag(cur_site, start, *tlen, start + *tlen)) != 0)
+		return ret;
+	*tlen += TAG_LEN;
+	return 0;
+}
+
+/* A ticket whose tag is not this site's is not ours to resume. */
+static int
+ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf,
     size_t len)
 {
-	struct tls	*t = arg;
-	struct pair	*p;
-	size_t		 n = len;
+	unsigned char	tag[TAG_LEN], diff = 0;
+	size_t		i;
 
-	if (n > 0 && name[n - 1] == '.')	/* as snap_route reads it */
-		n--;
-	if ((p = hmap_get(&t->sni, (const char *)name, n)) != NULL &&
-	    p != &t->pairs[0])
-		mbedtls_ssl_set_hs_own_cert(ssl, &p->chain, &p->key);
-	/* Unknown names get the default certificate (pairs[0]). */
-	bridge_sni(ssl, (const char *)name, len);
-	return 0;
+	if (cur_site == NULL || len < TAG_LEN ||
+	    ticket_tag(cur_site, buf, len - TAG_LEN, tag) != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	for (i = 0; i < TAG_LEN; i++)	/* constant time */
+		diff |= tag[i] ^ buf[len - TAG_LEN + i];
+	if (diff != 0)
+		return MBEDTLS_ERR_SSL_INVALID_MAC;
+	return mbedtls_ssl_ticket_parse(p, session, buf, len - TAG_LEN);
+}
+
+/* The ssl config of a loaded pair: our TLS policy, its certificate. */
+static int
+pair_conf(struct pair *p)
+{
+	mbedtls_ssl_config	*conf = &p->conf;
+	int			 ret;
+
+	mbedtls_ssl_config_init(conf);
+	p->conf_ready = 1;
+	if ((ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+		return ret;
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &drbg);
+	compat_min_tls12(conf);
+	mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+	compat_conf_groups(conf);
+#ifdef MBEDTLS_SSL_RENEGOTIATION
+	mbedtls_ssl_conf_renegotiation(conf,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+	if ((ret = mbedtls_ssl_conf_alpn_protocols(conf, alpn)) != 0)
+		return ret;
+	mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write, ticket_parse,
+	    &ticket);
+	return mbedtls_ssl_conf_own_cert(conf, &p->chain, &p->key);
+}
+
+/* The per-site ticket key: HMAC(process secret, host). */
+static int
+site_init(struct site_tls *st, const char *host, struct pair *p)
+{
+	st->pair = p;
+	if ((st->host = strdup(host)) == NULL)
+		return -1;
+	return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    tag_secret, sizeof(tag_secret), (const unsigned char *)host,
+	    strlen(host), st->tag_key) == 0 ? 0 : -1;
 }
 
 /*
@@ -352,7 +470,7 @@ tls_new(const struct conf *c, char *err, size_t errlen)
 {
 	struct tls	*t;
 	struct pair	*p;
-	char		 e[128];
+	char		 e[128], *host = NULL;
 	size_t		 i;
 	int		 ret;
 
@@ -361,48 +479,34 @@ tls_new(const struct conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	t->refs = 1;
-	mbedtls_ssl_config_init(&t->conf);
 	if (load_pairs(c, &t->pairs, &t->npairs, NULL, err, errlen) == -1)
 		goto fail;
 	if (t->npairs == 0) {
 		snprintf(err, errlen, "no certificate configured");
 		goto fail;
 	}
+	for (i = 0; i < t->npairs; i++)
+		if ((ret = pair_conf(&t->pairs[i])) != 0)
+			goto mbed;
 	/* pairs[0] is the default: the global one, or the first domain's. */
 	if (hmap_init(&t->sni, c->ndomains, 0) == -1 ||
-	    (t->hosts = calloc(c->ndomains, sizeof(*t->hosts))) == NULL)
+	    (t->sites = calloc(c->ndomains, sizeof(*t->sites))) == NULL ||
+	    site_init(&t->none, "", &t->pairs[0]) == -1)
 		goto oom;
 	for (i = 0; i < c->ndomains; i++) {
-		if (asprintf(&t->hosts[i], "mta-sts.%s", c->domains[i].name)
-		    == -1) {
-			t->hosts[i] = NULL;
+		if ((host = name_mta_sts(c->domains[i].name)) == NULL)
 			goto oom;
-		}
-		t->nhosts++;
-		p = pick(c, i, t->pairs, t->npairs, t->hosts[i]);
-		hmap_put(&t->sni, t->hosts[i], p);
+		p = pick(c, i, t->pairs, t->npairs, host);
+		if (site_init(&t->sites[i], host, p) == -1)
+			goto oom;
+		t->nsites++;
+		hmap_put(&t->sni, t->sites[i].host, &t->sites[i]);
+		free(host);
+		host = NULL;
 	}
-	if ((ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
-	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
-		goto mbed;
-	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &drbg);
-	compat_min_tls12(&t->conf);
-	mbedtls_ssl_conf_ciphersuites(&t->conf, ciphersuites);
-	compat_conf_groups(&t->conf);
-#ifdef MBEDTLS_SSL_RENEGOTIATION
-	mbedtls_ssl_conf_renegotiation(&t->conf,
-	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-#endif
-	if ((ret = mbedtls_ssl_conf_alpn_protocols(&t->conf, alpn)) != 0)
-		goto mbed;
-	mbedtls_ssl_conf_session_tickets_cb(&t->conf,
-	    mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &ticket);
-	mbedtls_ssl_conf_sni(&t->conf, sni_cb, t);
-	if ((ret = mbedtls_ssl_conf_own_cert(&t->conf, &t->pairs[0].chain,
-	    &t->pairs[0].key)) != 0)
-		goto mbed;
 	return t;
 oom:
+	free(host);
 	snprintf(err, errlen, "out of memory");
 	goto fail;
 mbed:
@@ -426,19 +530,201 @@ tls_unref(struct tls *t)
 {
 	if (t == NULL || --t->refs > 0)
 		return;
-	mbedtls_ssl_config_free(&t->conf);
 	pairs_free(t->pairs, t->npairs);
 	hmap_free(&t->sni);
-	while (t->nhosts > 0)
-		free(t->hosts[--t->nhosts]);
-	free(t->hosts);
+	while (t->nsites > 0) {
+		free(t->sites[--t->nsites].host);
+		mbedtls_platform_zeroize(t->sites[t->nsites].tag_key, 32);
+	}
+	free(t->sites);
+	free(t->none.host);
+	mbedtls_platform_zeroize(t->none.tag_key, sizeof(t->none.tag_key));
 	free(t);
 }
 
-const void *
-tls_ssl_config(const struct tls *t)
+/*
+ * The name the client asked for, as one of our host names (owned by t),
+ * or NULL when it sent none. An SNI naming no site of ours is ".", which
+ * matches no Host.
+ */
+static const struct site_tls *
+site_of(const struct tls *t, const char *sni)
 {
-	return &t->conf;
+	char	n[256];
+	ssize_t	len;
+
+	if (sni == NULL || sni[0] == '\0')
+		return NULL;
+	if ((len = name_norm(sni, strlen(sni), n, sizeof(n))) == -1)
+		return NULL;
+	return hmap_get(&t->sni, n, (size_t)len);
+}
+
+static int
+bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_conn	*tc = ctx;
+	ssize_t		 n;
+
+	n = send(tc->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	if (errno == EPIPE || errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct tls_conn	*tc = ctx;
+	ssize_t		 n;
+
+	n = recv(tc->fd, buf, len, 0);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/*
+ * A TLS connection on socket fd with the certificate for sni (NULL or
+ * unknown: the default one); holds a reference on t. NULL if out of
+ * memory or mbedTLS refuses (err says why). The SNI as our host name is
+ * in *host (see site_of), for the Host check.
+ */
+struct tls_conn *
+tls_conn_new(struct tls *t, int fd, const char *sni, const char **host,
+    char *err, size_t errlen)
+{
+	struct tls_conn		*tc;
+	const struct site_tls	*st;
+	int			 ret;
+
+	st = site_of(t, sni);
+	*host = st != NULL ? st->host : (sni != NULL && sni[0] != '\0' ?
+	    "." : NULL);
+	if ((tc = calloc(1, sizeof(*tc))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	tc->tls = tls_ref(t);
+	tc->site = st != NULL ? st : &t->none;
+	tc->fd = fd;
+	mbedtls_ssl_init(&tc->ssl);
+	if ((ret = mbedtls_ssl_setup(&tc->ssl, &tc->site->pair->conf)) != 0) {
+		tls_strerror(ret, err, errlen);
+		tls_conn_free(tc);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&tc->ssl, tc, bio_send, bio_recv, NULL);
+	return tc;
+}
+
+void
+tls_conn_free(struct tls_conn *tc)
+{
+	if (tc == NULL)
+		return;
+	mbedtls_ssl_free(&tc->ssl);
+	tls_unref(tc->tls);
+	free(tc);
+}
+
+/* The one place mbedTLS results are classified. */
+static int
+classify(struct tls_conn *tc, int ret)
+{
+	if (ret >= 0)
+		return TLS_OK;
+	switch (ret) {
+	case MBEDTLS_ERR_SSL_WANT_READ:
+		return TLS_WANT_READ;
+	case MBEDTLS_ERR_SSL_WANT_WRITE:
+		return TLS_WANT_WRITE;
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+	case MBEDTLS_ERR_NET_CONN_RESET:
+		return TLS_EOF;
+#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+	case MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET:
+		return TLS_WANT_READ;	/* a client's; never ours */
+#endif
+	}
+	tc->err = ret;
+	return TLS_FAIL;
+}
+
+enum tls_op { OP_HANDSHAKE, OP_READ, OP_WRITE, OP_CLOSE };
+
+/*
+ * One mbedTLS call on tc, with its site current for the ticket callbacks
+ * (mbedTLS may write a ticket in any of them), classified. For reads and
+ * writes *n is what moved; a read of 0 bytes is the client's EOF.
+ */
+static int
+conn_op(struct tls_conn *tc, enum tls_op op, void *buf, size_t len,
+    size_t *n)
+{
+	int	ret = 0;
+
+	cur_site = tc->site;
+	switch (op) {
+	case OP_HANDSHAKE:
+		ret = mbedtls_ssl_handshake(&tc->ssl);
+		break;
+	case OP_READ:
+		if ((ret = mbedtls_ssl_read(&tc->ssl, buf, len)) == 0)
+			ret = MBEDTLS_ERR_SSL_CONN_EOF;
+		break;
+	case OP_WRITE:
+		ret = mbedtls_ssl_write(&tc->ssl, buf, len);
+		break;
+	case OP_CLOSE:
+		ret = mbedtls_ssl_close_notify(&tc->ssl);
+		break;
+	}
+	cur_site = NULL;
+	if (n != NULL)
+		*n = ret > 0 ? (size_t)ret : 0;
+	return classify(tc, ret);
+}
+
+int
+tls_conn_handshake(struct tls_conn *tc)
+{
+	return conn_op(tc, OP_HANDSHAKE, NULL, 0, NULL);
+}
+
+/* Plaintext from the client: TLS_OK with *n > 0 bytes, or why not. */
+int
+tls_conn_read(struct tls_conn *tc, void *buf, size_t len, size_t *n)
+{
+	return conn_op(tc, OP_READ, buf, len, n);
+}
+
+int
+tls_conn_write(struct tls_conn *tc, const void *buf, size_t len, size_t *n)
+{
+	return conn_op(tc, OP_WRITE, (void *)buf, len, n);
+}
+
+int
+tls_conn_close_notify(struct tls_conn *tc)
+{
+	return conn_op(tc, OP_CLOSE, NULL, 0, NULL);
+}
+
+/* The last failure's text, for the log. */
+void
+tls_conn_error(const struct tls_conn *tc, char *buf, size_t len)
+{
+	tls_strerror(tc->err, buf, len);
 }
 
 static time_t
@@ -463,18 +749,21 @@ check_pairs(const struct conf *c, struct pair *pairs, size_t npairs,
 {
 	struct pair	*p;
 	size_t		 i;
-	char		 host[300], sans[1024];
+	char		*host, sans[1024];
 	time_t		 from, to;
 
 	for (i = 0; i < c->ndomains; i++) {
-		snprintf(host, sizeof(host), "mta-sts.%s", c->domains[i].name);
+		if ((host = name_mta_sts(c->domains[i].name)) == NULL) {
+			diag_add(d, 1, "out of memory");
+			return;
+		}
 		p = pick(c, i, pairs, npairs, host);
-		if (p == NULL || !p->ok)
-			continue;	/* its load error is reported */
-		if (!san_covers(&p->chain, host, sans, sizeof(sans)))
+		if (p != NULL && p->ok &&	/* else its load error is told */
+		    !san_covers(&p->chain, host, sans, sizeof(sans)))
 			diag_add(d, 1, "cert %s: no DNS subjectAltName covers "
 			    "%s (has: %s); strict clients ignore the CN",
 			    p->certfile, host, sans[0] ? sans : "none");
+		free(host);
 	}
 	for (i = 0; i < npairs; i++) {
 		p = &pairs[i];

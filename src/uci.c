@@ -13,9 +13,12 @@
  *           list mx 'mail.example.com'   section's "config" line
  *
  * Values may be bare, 'single-quoted' or "double-quoted" (with backslash
- * escapes), or a run of such pieces, as UCI allows. Errors in the UCI
- * layer itself are all listed, and stop there: the native parser would
- * only add follow-ups ("'cert' is missing" after a broken cert line).
+ * escapes), or a run of such pieces, as UCI allows, and as long as the
+ * native form allows (no limit of their own). Lines end in LF or CR LF,
+ * as in the native form; any other CR is an error, as the native form
+ * could not carry a value that ends in one. Errors in the UCI layer
+ * itself are all listed, and stop there: the native parser would only
+ * add follow-ups ("'cert' is missing" after a broken cert line).
  * Pure: no I/O.
  */
 #include <ctype.h>
@@ -25,7 +28,17 @@
 
 #include "mtasts.h"
 
-#define UCI_WORD	1024	/* longest option name or value kept */
+/* State of one translation, shared by its two passes. */
+struct uci {
+	const char	*file;
+	struct diag	*d;
+	char		*buf;		/* token scratch: room for any line */
+	char		**names;	/* each section's "option name" */
+	size_t		 nsec;		/* sections found by the first pass */
+	size_t		 sec;		/* "config" lines so far */
+	int		 in_domain;	/* 1: domain section; -1: skipped */
+	int		 seen_domain;
+};
 
 /* Is the first line that is not blank or a comment a "config" line? */
 int
@@ -49,15 +62,34 @@ uci_detect(const char *buf, size_t len)
 }
 
 /*
- * One UCI token from *pp into out (at most outlen - 1 bytes): quoted and
- * bare pieces run together until white space. Returns 1, 0 at the end of
- * the line, or -1 on an unterminated quote.
+ * Cut line at its LF and drop one CR before it, as conf.c does, so a
+ * CRLF file reads like an LF one. Returns the next line or NULL.
+ */
+static char *
+cut_line(char *line)
+{
+	char	*next;
+	size_t	 n;
+
+	if ((next = strchr(line, '\n')) != NULL)
+		*next++ = '\0';
+	if ((n = strlen(line)) > 0 && line[n - 1] == '\r')
+		line[n - 1] = '\0';
+	return next;
+}
+
+/*
+ * One UCI token from *pp, unquoted, to *op and NUL-terminated; *op then
+ * points past the NUL. Quoted and bare pieces run together until white
+ * space. A token never takes more bytes (NUL included) than the text it
+ * came from plus the blank or line end after it. Returns 1, 0 at the end
+ * of the line, or -1 on an unterminated quote.
  */
 static int
-token(const char **pp, char *out, size_t outlen)
+token(const char **pp, char **op)
 {
 	const char	*p = *pp;
-	size_t		 n = 0;
+	char		*o = *op;
 	char		 q;
 
 	while (*p == ' ' || *p == '\t')
@@ -72,22 +104,47 @@ token(const char **pp, char *out, size_t outlen)
 					return -1;
 				if (q == '"' && *p == '\\' && p[1] != '\0')
 					p++;
-				if (n + 1 < outlen)
-					out[n++] = *p;
-				p++;
+				*o++ = *p++;
 			}
 			p++;
 		} else {
 			if (*p == '\\' && p[1] != '\0')
 				p++;
-			if (n + 1 < outlen)
-				out[n++] = *p;
-			p++;
+			*o++ = *p++;
 		}
 	}
-	out[n] = '\0';
+	*o++ = '\0';
 	*pp = p;
+	*op = o;
 	return 1;
+}
+
+/*
+ * Split line into at most 4 tokens w[], stored in buf, which needs room
+ * for strlen(line) + 1 bytes. Returns the count, or -1 on an unterminated
+ * quote. Both passes split alike, so they agree on what a line is.
+ */
+static int
+words(const char *line, char *buf, char *w[4])
+{
+	int	n, r = 0;
+
+	for (n = 0; n < 4; n++) {
+		w[n] = buf;
+		if ((r = token(&line, &buf)) != 1)
+			break;
+	}
+	return r == -1 ? -1 : n;
+}
+
+/* Does any of the n tokens hold a CR (one that did not end the line)? */
+static int
+has_cr(char *w[4], int n)
+{
+	while (n-- > 0)
+		if (strchr(w[n], '\r') != NULL)
+			return 1;
+	return 0;
 }
 
 /* Does a value need no quoting in the native form (one word, no '#')? */
@@ -99,80 +156,83 @@ plain(const char *v)
 
 /*
  * One UCI line into its native form at *o (nothing for a line that has
- * no native counterpart). *sec counts "config" lines so far; names[] is
- * each section's "option name"; *in_domain is 1 in a domain section, -1
- * in one whose lines are skipped.
+ * no native counterpart). The native form is never longer than the line,
+ * or than "domain " and the section's name on a "config domain" line.
  */
 static void
-translate_line(const char *file, int lineno, const char *line, char **names,
-    size_t *sec, int *in_domain, int *seen_domain, struct diag *d, char **o)
+translate_line(struct uci *u, int lineno, const char *line, char **o)
 {
-	char		 w[4][UCI_WORD];
-	const char	*p = line;
-	int		 n = 0, r = 0;
+	const char	*file = u->file, *name;
+	char		*w[4];
+	int		 n;
 
-	while (n < 4 && (r = token(&p, w[n], sizeof(w[n]))) == 1)
-		n++;
-	if (r == -1) {
-		diag_add(d, 1, "%s:%d: unterminated quote", file, lineno);
+	if ((n = words(line, u->buf, w)) == -1) {
+		diag_add(u->d, 1, "%s:%d: unterminated quote", file, lineno);
+		return;
+	}
+	if (has_cr(w, n)) {
+		diag_add(u->d, 1, "%s:%d: a carriage return (CR) that does not "
+		    "end the line", file, lineno);
 		return;
 	}
 	if (n == 0)
 		return;
 	if (strcmp(w[0], "config") == 0) {
+		name = u->sec < u->nsec ? u->names[u->sec] : NULL;
+		u->in_domain = n >= 2 && strcmp(w[1], "domain") == 0;
 		if (n < 2) {
-			diag_add(d, 1, "%s:%d: 'config' needs a section type",
-			    file, lineno);
-			return;
-		}
-		*in_domain = strcmp(w[1], "domain") == 0;
-		if (*in_domain) {
-			*seen_domain = 1;
-			if (names[*sec] == NULL) {
-				diag_add(d, 1, "%s:%d: this 'config domain' "
+			diag_add(u->d, 1, "%s:%d: 'config' needs a section "
+			    "type", file, lineno);
+			u->in_domain = -1;
+		} else if (u->in_domain) {
+			u->seen_domain = 1;
+			if (name == NULL) {
+				diag_add(u->d, 1, "%s:%d: this 'config domain' "
 				    "section has no 'option name'", file,
 				    lineno);
-				*in_domain = -1;
-			} else if (!plain(names[*sec]))
-				diag_add(d, 1, "%s:%d: domain name '%s' is not "
-				    "one word", file, lineno, names[*sec]);
+				u->in_domain = -1;
+			} else if (strchr(name, '\r') != NULL)
+				u->in_domain = -1;	/* told at its line */
+			else if (!plain(name))
+				diag_add(u->d, 1, "%s:%d: domain name '%s' is "
+				    "not one word", file, lineno, name);
 			else
-				*o += sprintf(*o, "domain %s", names[*sec]);
+				*o += sprintf(*o, "domain %s", name);
 		} else if (strcmp(w[1], "mtasts-httpd") != 0 &&
 		    strcmp(w[1], "global") != 0) {
-			diag_add(d, 1, "%s:%d: unknown section type '%s' "
+			diag_add(u->d, 1, "%s:%d: unknown section type '%s' "
 			    "(mtasts-httpd or domain)", file, lineno, w[1]);
-			*in_domain = -1;
-		} else if (*seen_domain) {
-			diag_add(d, 1, "%s:%d: the '%s' section must come "
+			u->in_domain = -1;
+		} else if (u->seen_domain) {
+			diag_add(u->d, 1, "%s:%d: the '%s' section must come "
 			    "before the first 'config domain'", file, lineno,
 			    w[1]);
-			*in_domain = -1;
+			u->in_domain = -1;
 		}
-		(*sec)++;
+		u->sec++;
 		return;
 	}
 	if (strcmp(w[0], "option") != 0 && strcmp(w[0], "list") != 0) {
-		diag_add(d, 1, "%s:%d: expected config, option or list, not "
-		    "'%s'", file, lineno, w[0]);
+		diag_add(u->d, 1, "%s:%d: expected config, option or list, "
+		    "not '%s'", file, lineno, w[0]);
 		return;
 	}
-	if (*sec == 0) {
-		diag_add(d, 1, "%s:%d: '%s' before any 'config' line", file,
+	if (u->sec == 0) {
+		diag_add(u->d, 1, "%s:%d: '%s' before any 'config' line", file,
 		    lineno, w[0]);
 		return;
 	}
 	if (n != 3) {
-		diag_add(d, 1, "%s:%d: '%s %s' takes one value", file, lineno,
-		    w[0], n > 1 ? w[1] : "");
+		diag_add(u->d, 1, "%s:%d: '%s %s' takes one value", file,
+		    lineno, w[0], n > 1 ? w[1] : "");
 		return;
 	}
 	/* The section's name and procd's on/off switch are not ours. */
-	if (*in_domain == -1 || (*in_domain && strcmp(w[1], "name") == 0) ||
-	    (!*in_domain && strcmp(w[1], "enabled") == 0))
+	if (u->in_domain == -1 || (u->in_domain && strcmp(w[1], "name") == 0) ||
+	    (!u->in_domain && strcmp(w[1], "enabled") == 0))
 		return;
 	if (!plain(w[1]) || !plain(w[2])) {
-		diag_add(d, 1, "%s:%d: %s '%s': the value must be one word",
+		diag_add(u->d, 1, "%s:%d: %s '%s': the value must be one word",
 		    file, lineno, w[1], w[2]);
 		return;
 	}
@@ -187,59 +247,63 @@ translate_line(const char *file, int lineno, const char *line, char **names,
 char *
 uci_translate(const char *file, const char *buf, size_t len, struct diag *d)
 {
-	char		*copy = NULL, *out = NULL, *line, *next, *o;
-	char		 w[3][UCI_WORD], **names = NULL;
-	const char	*p;
-	size_t		 cap, nsec = 0, sec = 0, nerr = d->nerr;
-	int		 lineno, in_domain = 0, seen_domain = 0;
+	struct uci	 u;
+	char		*copy = NULL, *out = NULL, *line, *next, *o, *w[4];
+	size_t		 cap, need, nerr = d->nerr;
+	int		 lineno, n;
 
-	if ((copy = malloc(len + 1)) == NULL)
+	memset(&u, 0, sizeof(u));
+	u.file = file;
+	u.d = d;
+	if ((copy = malloc(len + 1)) == NULL || (u.buf = malloc(len + 1)) ==
+	    NULL)
 		goto oom;
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
 	/* First pass: the name of every domain section, for its config line */
-	for (line = copy, lineno = 1; line != NULL; line = next, lineno++) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		p = line;
-		if (token(&p, w[0], sizeof(w[0])) != 1)
-			continue;
-		if (strcmp(w[0], "config") == 0) {
-			char **nn = realloc(names, (nsec + 1) * sizeof(*nn));
+	for (line = copy; line != NULL; line = next) {
+		next = cut_line(line);
+		if ((n = words(line, u.buf, w)) < 1)
+			continue;	/* the second pass tells why */
+		/* Sections counted as the second pass counts them; a name
+		 * with a CR is kept, so it is told once, at its own line. */
+		if (strcmp(w[0], "config") == 0 && !has_cr(w, n)) {
+			char **nn = realloc(u.names, (u.nsec + 1) *
+			    sizeof(*nn));
 			if (nn == NULL)
 				goto oom;
-			names = nn;
-			names[nsec++] = NULL;
-		} else if (nsec > 0 && strcmp(w[0], "option") == 0 &&
-		    token(&p, w[1], sizeof(w[1])) == 1 &&
-		    strcmp(w[1], "name") == 0 &&
-		    token(&p, w[2], sizeof(w[2])) == 1 &&
-		    names[nsec - 1] == NULL &&
-		    (names[nsec - 1] = strdup(w[2])) == NULL)
+			u.names = nn;
+			u.names[u.nsec++] = NULL;
+		} else if (u.nsec > 0 && n >= 3 &&
+		    strcmp(w[0], "option") == 0 && strcmp(w[1], "name") == 0 &&
+		    u.names[u.nsec - 1] == NULL &&
+		    (u.names[u.nsec - 1] = strdup(w[2])) == NULL)
 			goto oom;
 	}
 	/* Second pass: translate; the copy is split, re-read the input. */
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
-	cap = len + 64 * (nsec + 1) + 1;
+	cap = len + 64;
 	if ((out = malloc(cap)) == NULL)
 		goto oom;
 	o = out;
 	for (line = copy, lineno = 1; line != NULL; line = next, lineno++) {
-		if ((size_t)(o - out) + 2 * sizeof(w[0]) + 16 > cap) {
+		next = cut_line(line);
+		/* This line's native form, its LF and the final NUL fit. */
+		need = (size_t)(o - out) + strlen(line) + 2;
+		if (u.sec < u.nsec && u.names[u.sec] != NULL)
+			need += strlen("domain ") + strlen(u.names[u.sec]);
+		if (need > cap) {
 			size_t	 off = (size_t)(o - out);
 			char	*no;
 
-			cap = cap * 2 + 4 * sizeof(w[0]);
+			cap = need > 2 * cap ? need : 2 * cap;
 			if ((no = realloc(out, cap)) == NULL)
 				goto oom;
 			out = no;
 			o = out + off;
 		}
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		translate_line(file, lineno, line, names, &sec, &in_domain,
-		    &seen_domain, d, &o);
+		translate_line(&u, lineno, line, &o);
 		if (next != NULL)
 			*o++ = '\n';
 	}
@@ -248,9 +312,10 @@ uci_translate(const char *file, const char *buf, size_t len, struct diag *d)
 oom:
 	diag_add(d, 1, "%s: out of memory", file);
 out:
-	while (nsec > 0)
-		free(names[--nsec]);
-	free(names);
+	while (u.nsec > 0)
+		free(u.names[--u.nsec]);
+	free(u.names);
+	free(u.buf);
 	free(copy);
 	if (d->nerr != nerr) {
 		free(out);

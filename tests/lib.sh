@@ -24,6 +24,40 @@ pass() { echo "ok - $*"; echo pass >> "$RESULTS"; }
 fail() { echo "not ok - $*"; echo fail >> "$RESULTS"; }
 skip() { echo "skip - $*"; echo skip >> "$RESULTS"; }
 
+# done_testing: the last command of every tests/t-*.sh. tests/run.sh
+# counts a script that exits non-zero or ends without this line as failed,
+# so a test that stops half-way (exit after a failure, set -u, a crash of
+# bash itself) cannot pass by saying nothing.
+done_testing() { echo "# done $TEST"; }
+
+# skip_all [REASON]: nothing to do in this run (needs root, or runs in the
+# first build's pass only): records a skip when REASON is given, then ends
+# the script as done.
+skip_all() {
+	[ $# -eq 0 ] || skip "$*"
+	done_testing
+	exit 0
+}
+
+# wait_until SECONDS CMD...: runs CMD every 0.1 s until it exits 0 (then
+# returns 0) or SECONDS (whole) have passed (then 1). Instead of a sleep
+# before a check: as quick as the server, and bounded when it is slow.
+wait_until() {
+	local end=$((${EPOCHREALTIME/[.,]/} + $1 * 1000000))
+	shift
+	until "$@"; do
+		[ "${EPOCHREALTIME/[.,]/}" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# accepted_all: the listener on $PORT has an empty accept queue, i.e. the
+# server has taken every connection the kernel completed (for
+# wait_until, before checking what it did with them).
+accepted_all() {
+	[ "$(ss -Hltn "sport = :$PORT" | awk '{ print $2; exit }')" = 0 ]
+}
+
 # ok DESC CMD...: passes when CMD exits 0
 ok() {
 	local desc=$1
@@ -124,4 +158,33 @@ conf_v() {
 	    "${CERT:-$T/cert.pem}" "${KEY:-$T/key.pem}" "$T/state"
 	for l in "$@"; do echo "$l"; done
 	printf 'domain example.com\nmode testing\nmx m%d.example.com\nmax_age 86400\n' "$k"
+}
+
+# report NAME FILE: a checker's "ok - " / "not ok - " lines as results, its
+# "#" lines shown; anything else, or no result at all, fails. Sets
+# REPORTED to the number of results.
+report() {
+	local name=$1 file=$2 line n=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) pass "${line#ok - }"; n=$((n + 1)) ;;
+		"not ok - "*) fail "${line#not ok - }"; n=$((n + 1)) ;;
+		"#"*) echo "$line" ;;
+		*) fail "$name: $line" ;;
+		esac
+	done < "$file"
+	[ "$n" -gt 0 ] || fail "$name printed no result"
+	REPORTED=$n
+}
+
+# two_sites FILE [global lines...]: example.com (enforce) and example.net
+# (testing) on the default certificate, which covers both names.
+two_sites() {
+	local f=$1 l
+	shift
+	{
+		for l in "$@"; do echo "$l"; done
+		printf 'domain example.com\nmode enforce\nmx mail.example.com\n'
+		printf 'domain example.net\nmode testing\nmx mail.example.net\n'
+	} | write_conf "$f"
 }

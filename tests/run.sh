@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs every test against each build directory given (the plain build and
 # the ASan+UBSan one), then prints "N passed, M failed[, K skipped]" and
-# exits non-zero on any failure.
+# exits non-zero on any failure. A script that exits non-zero or ends
+# without done_testing's "# done t-NAME" line counts as one more failure;
+# every failure is listed again at the end.
 #   tests/run.sh build build-san          all tests
 #   TESTS="t-http t-id" tests/run.sh build  some of them
 #   tests/run.sh build build-static=t-http,t-reload  some for one build
@@ -13,6 +15,7 @@ export TMPDIR=${TMPDIR:-/tmp}
 work=$(mktemp -d "$TMPDIR/mtasts-tests.XXXXXX")
 export RESULTS=$work/results
 : > "$RESULTS"
+: > "$work/failures"
 
 # One throwaway CA for the whole run (tests make their own leaves).
 export CERTS=$work/certs
@@ -34,19 +37,44 @@ for arg in "$@"; do
 	sed "s/^/[$build] /" "$work/unit.out"
 	grep '^ok ' "$work/unit.out" | sed 's/.*/pass/' >> "$RESULTS"
 	grep '^not ok ' "$work/unit.out" | sed 's/.*/fail/' >> "$RESULTS"
+	sed -n "s/^not ok - /[$build] unit: /p" "$work/unit.out" >> "$work/failures"
 	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$work/unit.out"; then
 		echo "not ok - [$build] unit binary exited $rc"
 		echo fail >> "$RESULTS"
+		echo "[$build] unit: the binary exited $rc" >> "$work/failures"
 	fi
 	for t in $only; do
 		echo "== $build: $t"
-		TEST=$t bash "tests/$t.sh" 2>&1 | sed "s/^/[$build] /"
+		t0=$SECONDS
+		# A script counts as failed when it exits non-zero or ends
+		# without done_testing's line (tests/lib.sh): a test cut short
+		# must not pass by silence.
+		TEST=$t bash "tests/$t.sh" 2>&1 | tee "$work/t.out" | sed "s/^/[$build] /"
+		rc=${PIPESTATUS[0]}
+		why=""
+		if [ "$rc" -ne 0 ]; then
+			why="exited $rc"
+		elif ! grep -qxF "# done $t" "$work/t.out"; then
+			why="ended without its '# done $t' line"
+		fi
+		if [ -n "$why" ]; then
+			echo "not ok - [$build] $t: the script $why"
+			echo fail >> "$RESULTS"
+		fi
+		sed -n "s/^not ok - /[$build] $t: /p" "$work/t.out" >> "$work/failures"
+		[ -z "$why" ] || echo "[$build] $t: the script $why" >> "$work/failures"
+		echo "# $build: $t took $((SECONDS - t0)) s"
 	done
 	FIRST=0
 	timing="$timing $build $((SECONDS - start)) s,"
 done
 echo "# time per build:${timing%,}"
 
+if [ -s "$work/failures" ]; then
+	echo
+	echo "# failed:"
+	sed 's/^/#   /' "$work/failures"
+fi
 passed=$(grep -c '^pass$' "$RESULTS")
 failed=$(grep -c '^fail$' "$RESULTS")
 skipped=$(grep -c '^skip$' "$RESULTS")

@@ -97,3 +97,19 @@ start_server "$T/serve-cn.conf" && {
 	ok "server warns at start about the certificate" grep -q "^warning: cert $c/cnonly.fullchain.crt: no DNS subjectAltName covers mta-sts.example.com" "$SERR"
 	stop_server
 }
+
+# A policy over 64 KiB: --check fails as the server does, in its words.
+{
+	printf 'listen 127.0.0.1:0\nstate_dir %s\ncert %s\nkey %s\n' "$T/state" "$c/good.fullchain.crt" "$c/good.key"
+	printf 'domain example.com\nmode enforce\n'
+	for i in $(seq 2000); do echo "mx m$i.a-label-long-enough-to-fill-the-policy.example.com"; done
+} > "$T/big.conf"
+"$BIN" -c "$T/big.conf" --check > "$T/out" 2> "$T/err"
+eq "policy over 64 KiB: --check exits 1" "$?" 1
+eq "policy over 64 KiB: --check says so" "$(cat "$T/err")" \
+    "error: $T/big.conf:5: domain example.com: the policy is larger than 64 KiB"
+eq "policy over 64 KiB: --check does not say OK" "$(cat "$T/out")" ""
+"$BIN" -c "$T/big.conf" > /dev/null 2> "$T/err2"
+eq "policy over 64 KiB: the server refuses to start" "$?" 1
+eq "with the same message" "$(grep '^error:' "$T/err2")" "$(cat "$T/err")"
+done_testing

@@ -10,13 +10,11 @@
 here=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$(id -u)" != 0 ] || ! command -v mta-sts-query > /dev/null || ! command -v dnsmasq > /dev/null; then
-	skip "real client test needs root, mta-sts-query and dnsmasq"
-	exit 0
+	skip_all "real client test needs root, mta-sts-query and dnsmasq"
 fi
 ns=mtasts-$$
 if ! ip netns add "$ns" 2> "$T/nserr"; then
-	skip "cannot create a network namespace: $(cat "$T/nserr")"
-	exit 0
+	skip_all "cannot create a network namespace: $(cat "$T/nserr")"
 fi
 CLEANUP+=("ip netns del $ns 2>/dev/null; rm -rf /etc/netns/$ns")
 ip -n "$ns" link set lo up
@@ -60,7 +58,12 @@ publish() {	# (re)start dnsmasq with the records --print-dns prints now
 	} > "$T/dnsmasq.conf"
 	ip netns exec "$ns" dnsmasq --conf-file="$T/dnsmasq.conf" 2> "$T/dnsmasq.err" &
 	dpid=$!
-	sleep 0.3
+	wait_until 5 dns_up || echo "# dnsmasq not listening after 5 s: $(cat "$T/dnsmasq.err")"
+}
+# dnsmasq (this one: dpid) answers on the namespace's port 53
+dns_up() {
+	kill -0 "$dpid" 2> /dev/null &&
+	    ip netns exec "$ns" ss -Hlun 'sport = :53' | grep -q '127\.0\.0\.1:53 '
 }
 publish
 CLEANUP+=('[ -z "$dpid" ] || { kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; }')
@@ -94,7 +97,8 @@ old_com=$(id_of example.com)
 old_net=$(id_of example.net)
 n0=$(grep -c 'NEW id' "$SOUT")
 sed 's/^mx mx.example.net$/mx mx2.example.net/' "$T/c.conf" > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
-for i in $(seq 100); do [ "$(grep -c 'NEW id' "$SOUT")" -gt "$n0" ] && break; sleep 0.1; done
+new_id() { [ "$(grep -c 'NEW id' "$SOUT")" -gt "$n0" ]; }
+wait_until 10 new_id
 line=$(grep 'NEW id' "$SOUT" | tail -n 1)
 publish
 eq "the announced record is the one --print-dns now gives" "$line" "dns: $(grep '^_mta-sts.example.net' "$T/records") ; NEW id: publish this record"
@@ -107,3 +111,4 @@ if [ -d "$here/mailauth/node_modules/mailauth" ]; then
 	ok "mailauth sees it too ($m)" grep -q "\"id\":\"$(id_of example.net)\",\"mode\":\"testing\",\"mx\":\[\"mx2.example.net\"\].*\"goodMx\":true,\"unlistedMx\":false" <<< "$m"
 fi
 stop_server
+done_testing

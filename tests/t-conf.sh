@@ -43,3 +43,4 @@ eq "NUL byte in config" "$(cat "$T/err")" "error: $T/nul.conf: contains a NUL by
 eq "unknown option: exit 2" "$?" 2
 "$BIN" --version | grep -q '^mtasts-httpd [0-9.]* (mbedTLS [0-9.]*, libmicrohttpd [0-9.]*)$'
 eq "--version names the libraries" "$?" 0
+done_testing

@@ -35,3 +35,4 @@ eq "--print-dns prints every domain" "$(grep -c '^_mta-sts\.' "$T/records2")" 2
 eq "--print-dns DOMAIN prints just that one" "$(grep -c '^_mta-sts\.' "$T/records3") $(grep -c 'example.net' "$T/records3")" "1 2"
 "$BIN" -c "$T/c.conf" --print-dns example.org > /dev/null 2> "$T/err"
 eq "--print-dns of an unknown domain" "$(grep ^error "$T/err")" "error: $T/c.conf: domain example.org is not configured"
+done_testing

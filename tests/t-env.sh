@@ -76,10 +76,11 @@ WRAP="${base[*]} ${envs[*]}" start_server - && {
 	eq "healthcheck: 0 while it serves" "$?" 0
 	ok "healthcheck: says so" grep -q "^healthy: https://mta-sts.example.com/.well-known/mta-sts.txt answered 200" "$T/hc1"
 	kill -HUP "$SPID"
-	sleep 0.5
+	ok "SIGHUP: the environment read again" wait_until 10 grep -q '^reload done' "$SERR"
 	mt "${envs[@]}" "$BIN" --healthcheck 2> /dev/null
 	eq "healthcheck: 0 after a reload (SIGHUP re-reads the environment)" "$?" 0
 	stop_server
 }
 mt "${envs[@]}" "$BIN" --healthcheck 2> /dev/null
 eq "healthcheck: 1 once it stopped" "$?" 1
+done_testing

@@ -4,7 +4,7 @@
 # config read by the daemon, the package Makefile's required fields, the
 # procd capabilities file. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
-[ "${FIRST:-1}" = 1 ] || exit 0
+[ "${FIRST:-1}" = 1 ] || skip_all
 pkg=$(cd "$(dirname "$0")/../openwrt/mtasts-httpd" && pwd)
 
 if command -v shellcheck > /dev/null; then
@@ -26,6 +26,17 @@ eq "with nothing to warn about" "$(cat "$T/err")" ""
 
 for v in PKG_NAME PKG_VERSION PKG_RELEASE PKG_LICENSE PKG_MAINTAINER; do
 	ok "package Makefile sets $v" grep -q "^$v:=" "$pkg/Makefile"
+done
+# One version string, the file VERSION: the package's PKG_VERSION (its
+# own expression, evaluated by make where OpenWrt would), the daemon's
+# --version and the man pages' headers.
+version=$(cat "$pkg/../../VERSION")
+eq "PKG_VERSION is the source's VERSION" "$(printf '%s\nv:\n\t@echo $(PKG_VERSION)\n' \
+    "$(grep '^PKG_VERSION:=' "$pkg/Makefile")" | make -s --no-print-directory -C "$pkg" -f - v)" "$version"
+ok "Build/Prepare copies VERSION" grep -qF '$(CURDIR)/../../VERSION $(PKG_BUILD_DIR)/' "$pkg/Makefile"
+eq "--version is VERSION" "$("$BIN" --version | cut -d' ' -f2)" "$version"
+for page in mtasts-httpd.8 mtasts-httpd.conf.5; do
+	ok "$page: .TH names version $version" grep -q "^\.TH .* \"mtasts-httpd $version\" " "$pkg/../../docs/$page"
 done
 ok "depends on libmbedtls and libmicrohttpd" grep -q '^  DEPENDS:=+libmbedtls +libmicrohttpd$' "$pkg/Makefile"
 ok "/etc/config/mtasts-httpd is a conffile" grep -A1 'conffiles' "$pkg/Makefile" | grep -q '^/etc/config/mtasts-httpd$'
@@ -94,3 +105,4 @@ eq "UCI, bad values: the daemon refuses to start" "$?" 1
 eq "UCI, bad values: each named at its UCI line" "$(cat "$T/err")" "error: $T/bad.uci:2: max_age '1w': expected seconds from 0 to 31557600 (one year)
 error: $T/bad.uci:8: mode 'strict': expected enforce, testing or none
 error: $T/bad.uci:9: mx '192.0.2.1' is an IP address or ends in a numeric label: a host name is required"
+done_testing

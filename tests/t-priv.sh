@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! getent passwd nobody > /dev/null || ! command -v setpriv > /dev/null; then
-	skip "privilege tests need root, user nobody and setpriv"
-	exit 0
+	skip_all "privilege tests need root, user nobody and setpriv"
 fi
 gid=$(id -g nobody)
 chmod 755 "$T"
@@ -33,16 +32,18 @@ eq "serves after the drop" "$(get -o /dev/null -w '%{http_code}' /.well-known/mt
 # a policy change after the drop: new id written, new policy served
 n0=$(grep -c 'NEW id' "$SOUT")
 CERT=$T/certs/cert.pem KEY=$T/certs/key.pem conf_v 2 "user nobody" > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
-for i in $(seq 100); do [ "$(grep -c 'NEW id' "$SOUT")" -gt "$n0" ] && break; sleep 0.1; done
+new_id() { [ "$(grep -c 'NEW id' "$SOUT")" -gt "$n0" ]; }
+wait_until 10 new_id
 ok "reload after the drop: new policy served" bash -c "curl -s --cacert '$CERTS/ca.crt' --resolve mta-sts.example.com:$PORT:127.0.0.1 https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt | grep -q 'mx: m2.example.com'"
 eq "and its new id announced" "$(($(grep -c 'NEW id' "$SOUT") - n0))" 1
-eq "the state file now belongs to nobody" "$(stat -c %U "$T/state/example.com.state")" nobody
+eq "the state file now belongs to nobody" "$(stat -c %U "$T/state/state")" nobody
 
 # a renewed key the dropped server may not read: refused, old one kept
 LEAF=second FORCE=1 sh certs/mkcert.sh "$CERTS" example.com > /dev/null
 r0=$(grep -c 'reload failed' "$SERR")
 cp "$CERTS/second.key" "$T/certs/key.tmp" && chmod 600 "$T/certs/key.tmp" && mv "$T/certs/key.tmp" "$T/certs/key.pem"
-for i in $(seq 100); do [ "$(grep -c 'reload failed' "$SERR")" -gt "$r0" ] && break; sleep 0.1; done
+failed_past() { [ "$(grep -c 'reload failed' "$SERR")" -gt "$r0" ]; }
+wait_until 10 failed_past
 ok "unreadable key: clear message" grep -q "^error: key $T/certs/key.pem: Permission denied$" "$SERR"
 eq "unreadable key: old certificate still served" "$(get -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
 stop_server
@@ -58,3 +59,4 @@ eq "non-root with CAP_NET_BIND_SERVICE listens on 444" "$PORT" 444
 eq "and serves" "$(get -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
 eq "NoNewPrivs set there too" "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$SPID/status")" 1
 stop_server
+done_testing

@@ -4,7 +4,7 @@
 # certificate, key and a state directory; no /etc, no /dev. Served over
 # TLS, stopped by SIGTERM. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
-[ "${FIRST:-1}" = 1 ] || exit 0
+[ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/build-static/mtasts-httpd
 if [ ! -x "$bin" ]; then
@@ -34,5 +34,6 @@ get -o "$T/policy" /.well-known/mta-sts.txt
 eq "static: policy served from the empty root" "$(tr -d '\r' < "$T/policy" | tr '\n' '|')" \
     "version: STSv1|mode: testing|mx: mail.example.com|max_age: 604800|"
 eq "static: any other path is 404" "$(get -o /dev/null -w '%{http_code}' /)" 404
-ok "static: the id persisted in the root's state directory" test -s "$root/state/example.com.state"
+ok "static: the id persisted in the root's state directory" test -s "$root/state/state"
 stop_server
+done_testing

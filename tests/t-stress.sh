@@ -14,16 +14,13 @@ conf_v 0 > "$T/c.conf"
 start_server "$T/c.conf" || exit 0
 
 nreload() { grep -cE '^(reload done|error: reload failed)' "$SERR"; }
+reloads_past() { [ "$(nreload)" -gt "$1" ]; }
 put() { cat > "$T/tmp" && mv "$T/tmp" "$1"; }
 reload_and_wait() {	# CMD...: make a change, wait (10 s at most) for its reload
-	local r0 i
+	local r0
 	r0=$(nreload)
 	"$@"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(nreload)" -gt "$r0" ] && return 0
-		sleep 0.1
-	done
-	echo "# no reload after: $*"
+	wait_until 10 reloads_past "$r0" || echo "# no reload after: $*"
 }
 swap_cert() {
 	local leaf=$1
@@ -65,3 +62,4 @@ sort -c <(echo "$ids") 2>/dev/null && [ "$(sort -u <<< "$ids" | wc -l)" = "$(wc 
 eq "printed ids strictly increase" "$?" 0
 eq "last version served" "$(get /.well-known/mta-sts.txt | sed -n 's/^mx: m\([0-9]*\)\..*/\1/p')" "$k"
 stop_server
+done_testing

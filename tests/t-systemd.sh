@@ -6,7 +6,7 @@
 # (strace: start, requests, a reload, SIGTERM) is one the unit's
 # SystemCallFilter allows. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
-[ "${FIRST:-1}" = 1 ] || exit 0
+[ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=$T/root
 
@@ -18,11 +18,20 @@ for f in usr/sbin/mtasts-httpd etc/mtasts-httpd.conf usr/share/man/man8/mtasts-h
 	ok "installed: /$f" test -s "$root/$f"
 done
 unit=$root/usr/lib/systemd/system/mtasts-httpd.service
-for k in 'StateDirectory=mtasts-httpd' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' 'User=mtasts-httpd' \
-    'ProtectSystem=strict' 'NoNewPrivileges=yes' 'ExecReload=/bin/kill -HUP $MAINPID' \
+for k in 'StateDirectory=mtasts-httpd' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' 'User=mtasts' \
+    'Group=mtasts' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'ExecReload=/bin/kill -HUP $MAINPID' \
     'ExecStart=/usr/sbin/mtasts-httpd -c /etc/mtasts-httpd.conf'; do
 	ok "unit: $k" grep -qxF "$k" "$unit"
 done
+# One service user name: the unit's, sysusers', OpenWrt's (init script and
+# USERID) and the example config's. The image's is a number (Dockerfile).
+users=$(sed -n 's/^User=//p' "$unit"; awk '$1 == "u" {print $2}' "$root/usr/lib/sysusers.d/mtasts-httpd.conf"
+	sed -n 's/^USER=//p' "$top/openwrt/mtasts-httpd/files/mtasts-httpd.init"
+	sed -n 's/^  USERID:=\([^=]*\)=.*/\1/p' "$top/openwrt/mtasts-httpd/Makefile"
+	sed -n 's/^#user  *//p' "$top/config/mtasts-httpd.conf")
+eq "one service user name across systemd, sysusers, OpenWrt and the example" \
+    "$(echo $users)" "mtasts mtasts mtasts mtasts mtasts"
+ok "the container's user is numeric" grep -qx 'USER 65532:65532' "$top/docker/Dockerfile"
 
 if command -v systemd-analyze > /dev/null; then
 	# verify resolves ExecStart and the Documentation= man pages on this
@@ -61,7 +70,7 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 		get -o /dev/null /.well-known/mta-sts.txt
 		get -o /dev/null /nothing
 		kill -HUP "$SPID"
-		sleep 1
+		wait_until 10 grep -q '^reload done' "$SERR"
 		get -o /dev/null /.well-known/mta-sts.txt
 		stop_server
 	}
@@ -96,3 +105,4 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 else
 	fail "strace or systemd-analyze missing"
 fi
+done_testing

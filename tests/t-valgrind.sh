@@ -6,14 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "${SANITIZED:-0}" = 1 ]; then
-	exit 0	# ASan and valgrind do not mix; the plain build covers this
+	skip_all	# ASan and valgrind do not mix; the plain build covers this
 fi
 if file -L "$BIN" | grep -q 'statically linked'; then
-	exit 0	# valgrind cannot replace malloc in a static binary: no leak check
+	skip_all	# valgrind cannot replace malloc in a static binary: no leak check
 fi
 if ! command -v valgrind > /dev/null; then
-	skip "valgrind not installed"
-	exit 0
+	skip_all "valgrind not installed"
 fi
 printf '#!/bin/sh\necho "record $MTASTS_RECORD"\n' > "$T/hook"
 chmod +x "$T/hook"
@@ -35,13 +34,13 @@ exec 3<>"/dev/tcp/127.0.0.1/$PORT"	# left open across the shutdown
 timeout 5 openssl s_client -connect "127.0.0.1:$PORT" < /dev/null > /dev/null 2>&1
 # reloads: a policy change (hook runs), SIGHUP, an invalid config, a fix
 conf_v 2 "hook $T/hook" > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
-for i in $(seq 100); do grep -q 'hook example.com: exit 0' "$SERR" && break; sleep 0.2; done
-ok "reload and hook under valgrind" grep -q 'hook example.com: exit 0' "$SERR"
+ok "reload and hook under valgrind" wait_until 20 grep -q 'hook example.com: exit 0' "$SERR"
 kill -HUP "$SPID"
 { conf_v 3; echo "mode bogus"; } > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
-for i in $(seq 100); do grep -q 'reload failed' "$SERR" && break; sleep 0.2; done
+wait_until 20 grep -q 'reload failed' "$SERR"
 conf_v 4 > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
-for i in $(seq 100); do [ "$(get /.well-known/mta-sts.txt 2>/dev/null | grep -c m4.example.com)" = 1 ] && break; sleep 0.2; done
+serves_m4() { [ "$(get /.well-known/mta-sts.txt 2>/dev/null | grep -c m4.example.com)" = 1 ]; }
+wait_until 20 serves_m4
 eq "served the last version under valgrind" "$(get /.well-known/mta-sts.txt | grep -c 'mx: m4.example.com')" 1
 sleep 0.5
 stop_server
@@ -51,3 +50,4 @@ if [ -s "$T/vg.log" ]; then
 else
 	pass "valgrind: no errors, no leaks"
 fi
+done_testing

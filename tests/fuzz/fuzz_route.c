@@ -2,9 +2,6 @@
  * libFuzzer harness: the request matcher. Input is "METHOD\nURL\nHOST\nSNI"
  * (SNI optional); routed against three sites. Checks the strict rule
  * itself too: a match only for GET/HEAD of exactly the policy path.
- * The same bytes are also a raw request for the bridge's own answer
- * (fast.c): it may only take a complete GET or HEAD of the policy path,
- * never read past what it was given, and only ever answer 200.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,34 +13,6 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct site	sites[3];
 static struct snapshot	snap;
-
-static void
-fast(const uint8_t *data, size_t size)
-{
-	static const char	get[] = "GET " POLICY_PATH " HTTP/1.1\r\n";
-	static const char	head[] = "HEAD " POLICY_PATH " HTTP/1.1\r\n";
-	struct fast_req		r;
-	char			out[4096], *copy;
-	size_t			used, n;
-
-	/* An exact-size copy, so ASan sees any read past the end. */
-	if ((copy = malloc(size ? size : 1)) == NULL)
-		return;
-	memcpy(copy, data, size);
-	used = fast_request(copy, size, &r);
-	if (used > 0) {
-		if (used > size || used > FAST_REQ_MAX ||
-		    memcmp(copy + used - 4, "\r\n\r\n", 4) != 0 ||
-		    (strncmp(copy, get, sizeof(get) - 1) != 0 &&
-		    strncmp(copy, head, sizeof(head) - 1) != 0) ||
-		    r.head != (copy[0] == 'H'))
-			abort();
-		n = fast_response(&snap, &r, NULL, 0, out, sizeof(out));
-		if (n > 0 && memcmp(out, "HTTP/1.1 200 OK\r\n", 17) != 0)
-			abort();
-	}
-	free(copy);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,7 +37,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((buf = malloc(size + 1)) == NULL)
 		return 0;
-	fast(data, size);
 	memcpy(buf, data, size);
 	buf[size] = '\0';
 	for (p = buf; n < 4; n++) {
