@@ -684,11 +684,12 @@ test_hmap(void)
 
 /*
  * ClientHellos sent by openssl s_client 3.0 to a listener on 127.0.0.1,
- * kept as the fuzzer's seeds in tests/fuzz/corpus/hello/ (the unit tests
- * run from the top of the tree): tls12-sni-alpn with -tls1_2
+ * kept as the fuzzer's seeds in tests/fuzz/corpus/hello/ (found from
+ * where this binary is, whatever the directory it runs in): tls12-sni-alpn with -tls1_2
  * -servername mta-sts.example.com -alpn http/1.1, tls13-sni-acme with
  * -tls1_3 -servername mta-sts.example.com -alpn acme-tls/1.
  */
+static char		top[512];	/* the tree, from argv[0] */
 static unsigned char	hello_tls12[512], hello_tls13[512];
 static size_t		hello_tls12_len, hello_tls13_len;
 
@@ -696,11 +697,12 @@ static size_t		hello_tls12_len, hello_tls13_len;
 static size_t
 hello_seed(const char *name, unsigned char *buf, size_t cap)
 {
-	char	path[256];
+	char	path[sizeof(top) + 64];
 	FILE	*f;
 	size_t	n = 0;
 
-	snprintf(path, sizeof(path), "tests/fuzz/corpus/hello/%s", name);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/hello/%s", top,
+	    name);
 	if ((f = fopen(path, "rb")) != NULL) {
 		n = fread(buf, 1, cap, f);
 		fclose(f);
@@ -1642,8 +1644,17 @@ out:
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	const char	*slash = strrchr(argv[0], '/');
+
+	/* the tree's top: this binary is <top>/<build dir>/unit */
+	(void)argc;
+	if (slash == NULL)
+		snprintf(top, sizeof(top), "..");
+	else
+		snprintf(top, sizeof(top), "%.*s/..", (int)(slash - argv[0]),
+		    argv[0]);
 	test_names();
 	test_wildcard();
 	test_rua();
