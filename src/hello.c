@@ -16,7 +16,6 @@
 
 #define REC_HANDSHAKE	22	/* ContentType handshake */
 #define REC_HDR		5	/* type, version, length */
-#define REC_MAX		16384	/* RFC 8446 5.1: at most 2^14 */
 #define HS_CLIENT_HELLO	1
 #define HS_HDR		4	/* msg_type, uint24 length */
 #define BODY_MIN	41	/* version, random, empty session id, one
@@ -223,9 +222,7 @@ hello_parse(const unsigned char *buf, size_t len, struct hello *h)
 	struct rd	 body;
 	size_t		 off = 0, have = 0, have0, need = 0, rlen, avail;
 
-	h->sni[0] = '\0';
-	h->sni_bad = 0;
-	h->alpn = 0;
+	memset(h, 0, sizeof(*h));
 	if (len > HELLO_MAX)
 		len = HELLO_MAX;
 	for (;;) {
@@ -239,9 +236,9 @@ hello_parse(const unsigned char *buf, size_t len, struct hello *h)
 		if (avail < REC_HDR)
 			return 0;
 		rlen = (size_t)buf[off + 3] << 8 | buf[off + 4];
-		/* RFC 8446 5.1: no empty handshake fragments */
-		if (rlen == 0 || rlen > REC_MAX ||
-		    off + REC_HDR + rlen > HELLO_MAX)
+		/* RFC 8446 5.1: no empty handshake fragments; the bound on
+		 * off also keeps rlen under the 2^14 a record may carry */
+		if (rlen == 0 || off + REC_HDR + rlen > HELLO_MAX)
 			return -1;
 		off += REC_HDR;
 
@@ -279,10 +276,7 @@ hello_parse(const unsigned char *buf, size_t len, struct hello *h)
 	body.p = msg + HS_HDR;
 	body.n = need - HS_HDR;
 	if (parse_body(&body, h) == -1) {
-		/* nothing half-read for a caller to log */
-		h->sni[0] = '\0';
-		h->sni_bad = 0;
-		h->alpn = 0;
+		memset(h, 0, sizeof(*h));	/* nothing half-read to log */
 		return -1;
 	}
 	return 1;

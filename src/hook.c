@@ -177,6 +177,19 @@ fail:
 	return rc;
 }
 
+/* Does a hook for domain still run? (Announcements of one domain run in
+ * order, one at a time.) */
+int
+hook_busy(const char *domain)
+{
+	struct hook	*h;
+
+	for (h = hooks; h != NULL; h = h->next)
+		if (h->pid != 0 && strcmp(h->domain, domain) == 0)
+			return 1;
+	return 0;
+}
+
 /* SIGCHLD: collect finished hooks, log how they ended, report it. */
 void
 hook_reap(void)

@@ -33,8 +33,11 @@
  * the request head and some 64 bytes per field it keeps there; a head
  * that leaves less room than that has its connection closed with no
  * status at all. So the pool is this much larger than max_header_size,
- * room for the header and a dozen fields, and the handler answers a
- * head over max_header_size 431: a head within the limit is answered.
+ * room for the response header and about a dozen fields, and the
+ * handler answers a head over max_header_size 431. A head within the
+ * limit but with many more fields (each ~48 bytes of the pool) gets
+ * libmicrohttpd's own 431, or in a narrow band a close: policy fetchers
+ * send a handful.
  */
 #define POOL_SLACK	1024
 
@@ -176,8 +179,9 @@ scan_field(void *cls, enum MHD_ValueKind kind, const char *key,
 		/* RFC 9112 6.3: without chunked last, no length is known. */
 		if (strcasecmp(value, "chunked") != 0)
 			h->why = "a transfer coding other than chunked";
-	} else if (strncasecmp(key, "Content-Length", 14) == 0 ||
-	    strncasecmp(key, "Transfer-Encoding", 17) == 0)
+	} else if ((strncasecmp(key, "Content-Length", 14) == 0 &&
+	    key[14] != '-') || (strncasecmp(key, "Transfer-Encoding", 17) ==
+	    0 && key[17] != '-'))
 		/*
 		 * MHD 0.9.75 appends a folded line (RFC 9112 5.2 obs-fold)
 		 * to the field name: "Content-Length: 0" then " 53" comes
@@ -301,7 +305,6 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	(void)cls;
 	(void)upload_data;
 	safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	scan(c, version, &h);
 	/*
 	 * GET and HEAD answer on the second call: MHD 0.9.75 closes the
 	 * connection when the response is queued on the first. A refused
@@ -310,6 +313,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	 */
 	if (*req == NULL) {
 		*req = &started;
+		scan(c, version, &h);
 		ci = MHD_get_connection_info(c,
 		    MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 		if (ci != NULL && ci->header_size > max_head)
@@ -328,7 +332,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL)
 		hc = hconn_of(ci->connect_fd);
-	host = target_host(url, h.host, authority, sizeof(authority), &path);
+	host = target_host(url, MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), authority,
+	    sizeof(authority), &path);
 	/* Facts come with every connection; without them, serve nothing. */
 	if (hc != NULL && host != NULL)
 		s = snap_route(snap_current(), method, path, host, hc->sni);

@@ -206,6 +206,7 @@ struct state_req {
 };
 int	 state_next_id(const char *prev, time_t now, char out[ID_MAX + 1]);
 int	 state_prepare(const char *dir, struct diag *);
+void	 state_lock_wait(int ms);
 int	 state_commit(const char *dir, struct state_req *, size_t n,
 	    time_t now, struct diag *);
 int	 state_mark(const char *dir, struct state_req *, size_t n,
@@ -360,6 +361,7 @@ void	 watch_free(void);
 enum { HOOK_KILLED = -1, HOOK_STOPPED = -2 };	/* besides exit statuses */
 int	 hook_run(const char *path, int timeout_s, const char *domain,
 	    const char *const *vars, void (*done)(void *, int), void *arg);
+int	 hook_busy(const char *domain);
 void	 hook_reap(void);
 int	 hook_expire(void);
 void	 hook_stop(void);

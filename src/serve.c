@@ -37,6 +37,7 @@
 #define MARK_NEW	" ; NEW id: publish this record"
 #define RETRY_FIRST	60	/* seconds before a failed hook's retry; */
 #define RETRY_MAX	3600	/* doubling up to this */
+#define LOCK_WAIT_SERVING_MS 1000	/* the state lock, once serving */
 
 /*
  * An id stored but not yet marked announced, whose record is printed: it
@@ -49,6 +50,7 @@ struct pending {
 	char		 id[ID_MAX + 1];
 	int		 running;	/* its hook runs now */
 	int		 hook_ok;	/* the hook is done; the mark is due */
+	int		 unprinted;	/* its record did not reach stdout */
 	int		 failures;	/* tries that failed, in a row */
 	int64_t		 due;		/* now_ms() of the next try; 0: none */
 	int		 stale;		/* out of the list, freed when its
@@ -298,6 +300,8 @@ hook_done(void *arg, int status)
 	}
 	p->hook_ok = 1;
 	p->failures = 0;
+	if (p->unprinted)	/* printed and marked at the next reload */
+		return;
 	memset(&r, 0, sizeof(r));
 	r.domain = p->domain;
 	memcpy(r.id, p->id, sizeof(r.id));
@@ -316,6 +320,8 @@ try_pending(struct pending *p)
 
 	p->due = 0;
 	if (p->hook_ok || conf->hook == NULL) {
+		if (p->unprinted)
+			return;
 		memset(&r, 0, sizeof(r));
 		r.domain = p->domain;
 		memcpy(r.id, p->id, sizeof(r.id));
@@ -325,6 +331,11 @@ try_pending(struct pending *p)
 	}
 	if (p->running)
 		return;
+	/* a superseded id's hook still runs: this one goes after it */
+	if (hook_busy(p->domain)) {
+		p->due = now_ms() + 1000;
+		return;
+	}
 	if ((d = conf_find_domain(conf, p->domain)) == NULL) {
 		pending_drop(p);
 		return;
@@ -367,6 +378,7 @@ announce(int at_start, int all_printed)
 	struct state_req	*r;
 	struct pending		*p, *next;
 	size_t			 i, n = 0;
+	int			 printed;
 
 	for (p = pendings; p != NULL; p = next) {
 		next = p->next;
@@ -396,13 +408,17 @@ announce(int at_start, int all_printed)
 		else
 			log_info("%s: id %s is not announced yet: "
 			    "announcing it", ids[i].domain, ids[i].id);
-		if (at_start ? !all_printed :
-		    !print_new(ids[i].domain, ids[i].id))
-			continue;
+		printed = at_start ? all_printed :
+		    print_new(ids[i].domain, ids[i].id);
 		if (p == NULL && (p = pending_new(ids[i].domain,
 		    ids[i].id)) == NULL)
 			continue;
+		/* Unprinted, the hook still runs; it is marked once both
+		 * are done (printing is tried again at every reload). */
+		p->unprinted = !printed;
 		if (conf->hook == NULL) {
+			if (!printed)
+				continue;
 			r[n].domain = ids[i].domain;
 			memcpy(r[n].id, ids[i].id, sizeof(r[n].id));
 			n++;
@@ -710,6 +726,13 @@ serve(struct conf *c)
 	announce(1, print_records(conf, ids));
 	log_info("mtasts-httpd %s serving %zu domain%s", MTASTS_VERSION,
 	    snap->nsites, snap->nsites == 1 ? "" : "s");
+	/*
+	 * From now on a lock held elsewhere (a stopped --print-dns) must not
+	 * stall serving for long: --print-dns holds it for milliseconds, so
+	 * wait at most a second, then fail the reload (the old policy keeps
+	 * serving; the error names the lock) or retry the mark later.
+	 */
+	state_lock_wait(LOCK_WAIT_SERVING_MS);
 
 	if (loop_run(tick) == -1)
 		log_warn("epoll_wait");

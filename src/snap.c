@@ -124,8 +124,9 @@ host_name(const char *h, char *buf, size_t cap)
 	if (colon == NULL)
 		return name_norm(h, strlen(h), buf, cap);
 	n = strspn(colon + 1, "0123456789");
-	if (n == 0 || n > 5 || colon[1 + n] != '\0')
-		return -1;
+	if (n == 0 || n > 5 || colon[1 + n] != '\0' ||
+	    atoi(colon + 1) == 0 || atoi(colon + 1) > 65535)
+		return -1;	/* RFC 9110 4.2.1: a port, 1-65535 */
 	return name_norm(h, (size_t)(colon - h), buf, cap);
 }
 

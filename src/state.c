@@ -52,7 +52,6 @@
 #define LEGACY_SUFFIX	".state"	/* <domain>.state, version 0.1 */
 #define ID_FMT_LEN	15		/* YYYYMMDDhhmmssZ */
 #define AHEAD_MAX	86400		/* an id further ahead is damage */
-#define LOCK_WAIT_MS	10000
 #define FILE_MAX	(64L << 20)
 #define LINE_MAX_LEN	512
 #define PATH_LEN	4096
@@ -423,7 +422,13 @@ move_aside(struct st *s, const char *why)
 		if (lstat(aside, &sb) == -1 && errno == ENOENT)
 			break;
 	}
-	if (i == 100 || rename(s->path, aside) == -1) {
+	/*
+	 * A copy by link: the damaged file stays until st_write's rename
+	 * replaces it, so a crash or a full disk in between loses nothing.
+	 * What cannot be linked (a directory) is renamed.
+	 */
+	if (i == 100 || (link(s->path, aside) == -1 &&
+	    rename(s->path, aside) == -1)) {
 		diag_add(s->d, 1, "state file %s: %s; cannot move it aside: "
 		    "%s", s->path, why, i == 100 ? "too many" :
 		    strerror(errno));
@@ -555,7 +560,7 @@ load(struct st *s, int repair)
 	why[0] = '\0';
 	/* O_NONBLOCK: a FIFO in its place must not hang us. */
 	if ((fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT) {
+		if (errno == ENOENT) {	/* the first start: migrate 0.1 */
 			rc = 0;
 			goto legacy;
 		}
@@ -611,7 +616,7 @@ load(struct st *s, int repair)
 	}
 	if (parse(s, buf, off, why, sizeof(why)) == 0) {
 		rc = 0;
-		goto legacy;
+		goto index;	/* 0.1's files were migrated when it was made */
 	}
 	scan_ids(s, buf, off);
 damaged:
@@ -624,11 +629,13 @@ damaged:
 		goto out;
 	rc = 0;
 legacy:
-	if (index_all(s, 0) == -1) {
+	if (load_legacy(s) == -1)
+		rc = -1;
+index:
+	if (rc == 0 && index_all(s, 0) == -1) {
 		diag_add(s->d, 1, "out of memory");
 		rc = -1;
-	} else if (load_legacy(s) == -1)
-		rc = -1;
+	}
 out:
 	if (fd != -1)
 		close(fd);
@@ -679,6 +686,20 @@ st_close(struct st *s)
 	free(s->legacy);
 }
 
+/*
+ * How long to wait for the lock. The CLI and a starting server wait up
+ * to 10 s; a serving server waits only a moment (its one thread serves
+ * nobody meanwhile) and lets its callers retry.
+ */
+static int	lock_wait_ms = 10000;
+
+/* Wait at most ms for the lock from now on. */
+void
+state_lock_wait(int ms)
+{
+	lock_wait_ms = ms;
+}
+
 /* Paths, the directory, the lock. 0 or -1 (in d); st_close either way. */
 static int
 st_open(struct st *s, const char *dir, time_t now, struct diag *d)
@@ -716,10 +737,10 @@ st_open(struct st *s, const char *dir, time_t now, struct diag *d)
 			    dir, s->lock, strerror(errno));
 			return -1;
 		}
-		if (waited >= LOCK_WAIT_MS) {
+		if (waited >= lock_wait_ms) {
 			diag_add(d, 1, "state_dir %s: %s is held by another "
 			    "process (mtasts-httpd --print-dns?) for more "
-			    "than %d s", dir, s->lock, LOCK_WAIT_MS / 1000);
+			    "than %d ms", dir, s->lock, lock_wait_ms);
 			return -1;
 		}
 		nanosleep(&ts, NULL);
@@ -757,7 +778,10 @@ st_write(struct st *s)
 	size_t	 i;
 	int	 fd;
 
-	if ((fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	/* a leftover of a killed writer, maybe another user's: ours now */
+	if (unlink(s->tmp) == -1 && errno != ENOENT)
+		return write_fail(s, "write", s->tmp, NULL);
+	if ((fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0644)) == -1)
 		return write_fail(s, "write", s->tmp, NULL);
 	if ((f = fdopen(fd, "w")) == NULL) {

@@ -59,7 +59,7 @@ start_server "$T/c.conf" || exit 0	# holds the port
 keep=$SPID keep_out=$SOUT keep_err=$SERR
 conf_v 4 "hook $T/hook" > "$T/d.conf"
 id3=$(stored example.com)
-"$BIN" -c "$T/d.conf" > "$T/b.out" 2> "$T/b.err"
+timeout 20 "$BIN" -c "$T/d.conf" > "$T/b.out" 2> "$T/b.err"
 eq "(b) second server on the busy port: exit 1" "$?" 1
 ok "(b) it says why" grep -qi 'address.* in use' "$T/b.err"	# glibc "already", musl not
 eq "(b) the state file still holds the served id" "$(stored example.com) $(flag example.com)" "$id3 1"
@@ -125,7 +125,7 @@ ok "and marks it announced" wait_until 10 announced example.com
 conf_v 9 "hook $T/hook" "watch none" > "$T/c.conf"
 pids=()
 for j in 1 2 3 4 5; do
-	"$BIN" -c "$T/c.conf" --print-dns > "$T/pd.$j" 2>&1 &
+	timeout 30 "$BIN" -c "$T/c.conf" --print-dns > "$T/pd.$j" 2>&1 &
 	pids+=($!)
 done
 kill -HUP "$SPID"
