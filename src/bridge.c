@@ -96,6 +96,9 @@ static int64_t		 starved_at;	/* last time out of fds; 0: never */
 
 static const struct conn_io	sys_io;
 
+static void	fd_shortage(const char *, int);
+static int	is_shortage(int);
+
 static void
 list_del(struct bconn *b)
 {
@@ -390,7 +393,13 @@ io_http_open(void *ctx)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
-		log_warn("%s: socketpair", b->name);
+		/* Not shed here: b may be the oldest, and its step runs. */
+		if (is_shortage(errno)) {
+			log_debug("%s: socketpair: %s", b->name,
+			    strerror(errno));
+			fd_shortage("socketpair", errno);
+		} else
+			log_warn("%s: socketpair", b->name);
 		return -1;
 	}
 	if (http_add_connection(sp[1], (struct sockaddr *)&b->peer,
@@ -489,20 +498,35 @@ listeners_want(uint32_t events)
 }
 
 /*
- * Out of file descriptors: the listener would stay readable and wake us
- * for nothing. Pause accepting for a moment, shed the oldest unfinished
- * handshake, say so once per episode.
+ * Out of file descriptors (or socket buffers): the listener would stay
+ * readable and wake us for nothing. Pause accepting for a moment and say
+ * so once per episode, whoever met the shortage: accept() or a
+ * connection's socketpair to libmicrohttpd.
  */
 static void
-out_of_fds(int err)
+fd_shortage(const char *what, int err)
 {
 	if (starved_at == 0)
-		log_warnx("accept: %s: pausing new connections for %d ms at "
+		log_warnx("%s: %s: pausing new connections for %d ms at "
 		    "a time, closing the oldest unfinished handshakes",
-		    strerror(err), PAUSE_MS);
+		    what, strerror(err), PAUSE_MS);
 	starved_at = now_ms();
 	paused_until = starved_at + PAUSE_MS;
 	listeners_want(0);
+}
+
+static int
+is_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
+}
+
+/* accept() met the shortage: the oldest unfinished handshake makes room. */
+static void
+out_of_fds(int err)
+{
+	fd_shortage("accept", err);
 	shed_oldest("file descriptors");
 }
 
@@ -521,8 +545,7 @@ accept_ready(struct ev *ev, uint32_t events)
 		fd = accept4(ev->fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
+			if (is_shortage(errno))
 				out_of_fds(errno);
 			if (errno == ECONNABORTED || errno == EINTR)
 				continue;

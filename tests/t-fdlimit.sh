@@ -16,8 +16,13 @@ domain example.com
 mode testing
 mx mail.example.com
 C
-# prlimit sets the limit and execs the server: $SPID is the server.
+# prlimit sets the limit and execs the server: $SPID is the server. It
+# inherits five more descriptors, as under a CI runner that leaves some
+# open: then the TLS connections, not accept(), meet the limit first (at
+# their socketpair to libmicrohttpd), which must be logged once too.
+exec 5< /dev/null 6< /dev/null 7< /dev/null 8< /dev/null 9< /dev/null
 WRAP="prlimit --nofile=$NOFILE:$NOFILE" start_server "$T/c.conf" || exit 0
+exec 5<&- 6<&- 7<&- 8<&- 9<&-
 eq "the server runs with $NOFILE file descriptors" \
     "$(awk '/^Max open files/ {print $4 "/" $5}' "/proc/$SPID/limits")" "$NOFILE/$NOFILE"
 
