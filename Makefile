@@ -54,7 +54,7 @@ ifeq ($(FUZZ),1)
 SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
 		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-FUZZERS		= fuzz_conf fuzz_hello fuzz_name fuzz_route
+FUZZERS		= fuzz_acme fuzz_conf fuzz_fetch fuzz_hello fuzz_name fuzz_route
 FUZZ_TIME	?= 600
 
 # Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
@@ -62,6 +62,9 @@ MBEDTLS_LIBS	?= $(shell $(PKG_CONFIG) --libs mbedtls mbedx509 mbedcrypto \
 		   2>/dev/null || echo -lmbedtls -lmbedx509 -lmbedcrypto)
 MHD_LIBS	?= $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || \
 		   echo -lmicrohttpd)
+# cJSON (Debian's libcjson-dev, OpenWrt's cjson): the ACME client's JSON.
+CJSON_LIBS	?= $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || \
+		   echo -lcjson)
 
 # _FILE_OFFSET_BITS: large-file interfaces on 32-bit routers too, where
 # readdir() fails (EOVERFLOW) on ext4's 64-bit cookies and stat() on large
@@ -71,11 +74,12 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 		  -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
 		  -DMTASTS_VERSION='"$(VERSION)"' $(CPPFLAGS)
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
-LIBS		= $(MHD_LIBS) $(MBEDTLS_LIBS)
+LIBS		= $(MHD_LIBS) $(CJSON_LIBS) $(MBEDTLS_LIBS)
 
-LIB_SRCS	= bridge.c conf.c conn.c diag.c dns.c env.c health.c hello.c \
-		  hmap.c hook.c http.c log.c loop.c name.c priv.c \
-		  policy.c serve.c snap.c state.c tls.c uci.c watch.c
+LIB_SRCS	= acme.c acmemsg.c bridge.c conf.c conn.c diag.c dns.c env.c fetch.c \
+		  health.c hello.c hmap.c hook.c http.c log.c loop.c name.c \
+		  priv.c policy.c serve.c snap.c state.c tls.c uci.c watch.c \
+		  x509.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
@@ -148,7 +152,7 @@ run: deps
 # stays the full matrix that CI runs.
 CHECK_TESTS	?= t-conf t-check t-dns t-id t-env t-layers t-http t-conform \
 		   t-strict t-resume t-multi t-limits t-flood t-fdlimit \
-		   t-reload t-announce
+		   t-reload t-announce t-fetch
 .PHONY: check
 check:
 	@$(MAKE) --no-print-directory all unit
@@ -169,7 +173,7 @@ test:
 # files, sockets, signals, users, fsync): the whole suite on it would add
 # minutes for little (same stack as build-new). STATIC_TESTS can name more
 # is a make variable away.
-STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash
+STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash,t-acme
 
 # The OpenWrt 24.10 stack (mbedTLS 3.6, libmicrohttpd 1.0.1 without
 # HTTPS), built from Debian 13 sources into build-deps/ (cached), and
@@ -177,7 +181,8 @@ STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash
 NEW		= build-deps/prefix
 # The static libraries tests/newstack.sh built into prefix $(1).
 static_stack	= MBEDTLS_LIBS="$(1)/lib/libmbedtls.a $(1)/lib/libmbedx509.a \
-		  $(1)/lib/libmbedcrypto.a" MHD_LIBS="$(1)/lib/libmicrohttpd.a"
+		  $(1)/lib/libmbedcrypto.a" MHD_LIBS="$(1)/lib/libmicrohttpd.a" \
+		  CJSON_LIBS="$(1)/lib/libcjson.a"
 new-stack:
 	@bash tests/newstack.sh
 	@$(MAKE) --no-print-directory all unit BUILD=build-new \
@@ -198,12 +203,15 @@ cross-%:
 	    CC=$(TRIPLET_$*)-gcc \
 	    CPPFLAGS="-Ibuild-deps/$*/include" \
 	    MBEDTLS_LIBS="-Lbuild-deps/$*/lib -lmbedtls -lmbedx509 -lmbedcrypto" \
-	    MHD_LIBS="-Lbuild-deps/$*/lib -lmicrohttpd"
+	    MHD_LIBS="-Lbuild-deps/$*/lib -lmicrohttpd" \
+	    CJSON_LIBS="-Lbuild-deps/$*/lib -lcjson"
 
 # A fully static binary against musl (Debian's musl-tools), the same
 # stack built for musl into build-deps/musl: runs in an empty root, and is
 # the closest we get to OpenWrt's libc. build-static/mtasts-httpd, and
-# build-static/rootfs/ for the container image (docker/Dockerfile).
+# build-static/rootfs/ for the container image (docker/Dockerfile), with
+# this machine's CA bundle (Debian's ca-certificates) at ca_bundle's
+# default path, the trust for ACME.
 MUSL		= build-deps/musl
 MUSL_DEFS	= -DMBEDTLS_NO_PLATFORM_ENTROPY -DMBEDTLS_ENTROPY_HARDWARE_ALT
 static:
@@ -214,8 +222,10 @@ static:
 	    CPPFLAGS="-I$(MUSL)/include $(MUSL_DEFS)" \
 	    $(call static_stack,$(MUSL))
 	@rm -rf build-static/rootfs
-	@mkdir -p build-static/rootfs/var/lib build-static/rootfs/state
+	@mkdir -p build-static/rootfs/var/lib build-static/rootfs/state \
+	    build-static/rootfs/etc/ssl/certs
 	@strip -o build-static/rootfs/mtasts-httpd build-static/mtasts-httpd
+	@cp /etc/ssl/certs/ca-certificates.crt build-static/rootfs/etc/ssl/certs/
 
 # Not part of make test: figures, not assertions (docs/BENCHMARKS.md).
 bench:

@@ -327,9 +327,11 @@ io_tls_start(void *ctx, const struct hello *h)
 	}
 	list_append(&handshaking, b, b->deadline);
 	b->tc = tls_conn_new(s->tls, b->tcp.fd, h->sni_bad ? "." : h->sni,
-	    &b->host, err, sizeof(err));
+	    h->alpn, &b->host, err, sizeof(err));
 	if (b->tc == NULL) {
-		log_warnx("%s: TLS setup: %s", b->name, err);
+		/* a client's doing (no certificate for its name yet, an
+		 * acme-tls/1 without challenge): not worth a warning each */
+		log_debug("%s: TLS setup: %s", b->name, err);
 		return -1;
 	}
 	return 0;
@@ -368,6 +370,11 @@ io_established(void *ctx)
 {
 	struct bconn	*b = ctx, *o;
 
+	if (tls_conn_is_challenge(b->tc)) {
+		log_info("%s: acme-tls/1 validation of %s answered", b->name,
+		    b->host != NULL ? b->host : "?");
+		return 1;
+	}
 	if (open_conns.n >= max_open) {
 		for (o = open_conns.head; o != NULL; o = o->next)
 			if (o->c.state == C_RELAY && o->c.in_len == 0 &&

@@ -9,9 +9,12 @@
 #include <mbedtls/version.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <mbedtls/x509_csr.h>
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #ifdef MBEDTLS_PSA_CRYPTO_C
@@ -121,6 +124,90 @@ compat_conf_groups(mbedtls_ssl_config *conf)
 #endif
 }
 
+/* x509.c: keys, signatures, CSRs and certificates for ACME. */
+static inline int
+compat_pk_parse_key(mbedtls_pk_context *pk, const unsigned char *buf,
+    size_t len, int (*f_rng)(void *, unsigned char *, size_t))
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_pk_parse_key(pk, buf, len, NULL, 0, f_rng, NULL);
+#else
+	(void)f_rng;
+	return mbedtls_pk_parse_key(pk, buf, len, NULL, 0);
+#endif
+}
+
+static inline int
+compat_pk_sign(mbedtls_pk_context *pk, const unsigned char hash[32],
+    unsigned char *sig, size_t size, size_t *len,
+    int (*f_rng)(void *, unsigned char *, size_t))
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, hash, 32, sig, size,
+	    len, f_rng, NULL);
+#else
+	(void)size;	/* 2.28 trusts MBEDTLS_PK_SIGNATURE_MAX_SIZE */
+	return mbedtls_pk_sign(pk, MBEDTLS_MD_SHA256, hash, 32, sig, len,
+	    f_rng, NULL);
+#endif
+}
+
+static inline mbedtls_ecp_group_id
+compat_pk_ec_group(const mbedtls_pk_context *pk)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03060000
+	return mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*pk));
+#elif MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_pk_ec(*pk)->MBEDTLS_PRIVATE(grp).id;
+#else
+	return mbedtls_pk_ec(*pk)->grp.id;
+#endif
+}
+
+static inline int
+compat_csr_set_extension(mbedtls_x509write_csr *csr, const char *oid,
+    size_t oid_len, const unsigned char *val, size_t val_len)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_x509write_csr_set_extension(csr, oid, oid_len, 0, val,
+	    val_len);
+#else
+	return mbedtls_x509write_csr_set_extension(csr, oid, oid_len, val,
+	    val_len);
+#endif
+}
+
+/* The serial, big-endian bytes (positive: the top bit clear). */
+static inline int
+compat_crt_set_serial(mbedtls_x509write_cert *crt, unsigned char *serial,
+    size_t len)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03040000
+	return mbedtls_x509write_crt_set_serial_raw(crt, serial, len);
+#else
+	mbedtls_mpi	n;
+	int		ret;
+
+	mbedtls_mpi_init(&n);
+	if ((ret = mbedtls_mpi_read_binary(&n, serial, len)) == 0)
+		ret = mbedtls_x509write_crt_set_serial(crt, &n);
+	mbedtls_mpi_free(&n);
+	return ret;
+#endif
+}
+
+/* The DER a successful mbedtls_pem_read_buffer() decoded. */
+static inline const unsigned char *
+compat_pem_der(mbedtls_pem_context *pem, size_t *len)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_pem_get_buffer(pem, len);
+#else
+	*len = pem->buflen;
+	return pem->buf;
+#endif
+}
+
 static inline int
 compat_psa_init(void)
 {
@@ -136,6 +223,23 @@ compat_psa_free(void)
 {
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
 	mbedtls_psa_crypto_free();
+#endif
+}
+
+/*
+ * In a child after fork(): PSA's generator (3.x TLS 1.3 key shares come
+ * from it) would repeat the parent's. There is no reseed call, so PSA is
+ * restarted, which seeds anew; keys the parent's objects hold in PSA are
+ * gone in the child. 0 or -1.
+ */
+static inline int
+compat_psa_fork(void)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+	mbedtls_psa_crypto_free();
+	return psa_crypto_init() == PSA_SUCCESS ? 0 : -1;
+#else
+	return 0;
 #endif
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mtasts.h"
 
@@ -37,7 +38,7 @@ struct parser {
 					   NULL after a rejected domain line */
 	int			 line;
 	int			 domain_lines;
-	int			 seen[24];	/* line a single key was set */
+	int			 seen[32];	/* line a single key was set */
 	int			 dseen[8];	/* same, per domain block */
 };
 
@@ -56,6 +57,9 @@ static int	set_listen(struct parser *, const char *);
 static int	set_cert(struct parser *, const char *);
 static int	set_key(struct parser *, const char *);
 static int	set_state_dir(struct parser *, const char *);
+static int	set_acme_directory(struct parser *, const char *);
+static int	set_acme_email(struct parser *, const char *);
+static int	set_ca_bundle(struct parser *, const char *);
 static int	set_max_conns(struct parser *, const char *);
 static int	set_max_handshakes(struct parser *, const char *);
 static int	set_max_per_ip(struct parser *, const char *);
@@ -89,6 +93,9 @@ static const struct keyword globals[] = {
 	{ "hook",		K_GLOBAL, 0, set_hook },
 	{ "hook_timeout",	K_GLOBAL, 0, set_hook_timeout },
 	{ "watch",		K_GLOBAL, 0, set_watch },
+	{ "acme_directory",	K_GLOBAL, 0, set_acme_directory },
+	{ "acme_email",		K_GLOBAL, 0, set_acme_email },
+	{ "ca_bundle",		K_GLOBAL, 0, set_ca_bundle },
 };
 /* index in domain_keys[] */
 enum { K_MODE, K_MAX_AGE, K_MX, K_RUA, K_CERT, K_KEY };
@@ -186,6 +193,48 @@ static int
 set_state_dir(struct parser *p, const char *v)
 {
 	return set_path(p, &p->conf->state_dir, v);
+}
+
+/* RFC 8555 7.1.1: the directory is fetched over HTTPS, nothing else. */
+static int
+set_acme_directory(struct parser *p, const char *v)
+{
+	const char	*h = v + 8;
+
+	if (strncasecmp(v, "https://", 8) != 0 || *h == '\0' || *h == '/' ||
+	    strlen(v) > 1000 || strpbrk(v, " \t\"<>\\^`{|}") != NULL) {
+		perr(p, "acme_directory must be an https:// URL (the ACME "
+		    "server's directory), not '%s'", v);
+		return -1;
+	}
+	return set_path(p, &p->conf->acme_directory, v);
+}
+
+/* The account's contact: one address, sent as mailto:; the CA checks
+ * more (RFC 8555 7.3: unsupportedContact, invalidContact). */
+static int
+set_acme_email(struct parser *p, const char *v)
+{
+	const char	*at = strchr(v, '@');
+	const char	*s;
+
+	for (s = v; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == ',' || *s == '<' ||
+		    *s == '>' || *s == '"' || *s == 0x7f)
+			break;
+	if (at == NULL || at == v || at[1] == '\0' || *s != '\0' ||
+	    strlen(v) > 254 || strncasecmp(v, "mailto:", 7) == 0) {
+		perr(p, "acme_email must be one mail address, as "
+		    "hostmaster@example.com, not '%s'", v);
+		return -1;
+	}
+	return set_path(p, &p->conf->acme_email, v);
+}
+
+static int
+set_ca_bundle(struct parser *p, const char *v)
+{
+	return set_path(p, &p->conf->ca_bundle, v);
 }
 
 static int
@@ -709,14 +758,23 @@ finish_domain(struct parser *p, struct conf_domain *d)
 
 /*
  * Every domain needs a certificate: its own, or the default one given
- * before the first domain. The default moves into conf->cert/key.
+ * before the first domain, or, with acme_directory set, one from ACME
+ * (marked here; its file is named by acme_paths() once state_dir is
+ * known). The default moves into conf->cert/key.
  */
 static void
 check_certs(struct parser *p)
 {
 	struct conf	*c = p->conf;
 	size_t		 i, own = 0;
-	int		 has_cert, has_key;
+	size_t		 k;
+	int		 has_cert, has_key, acme = c->acme_directory != NULL;
+
+	/* A rejected acme_directory was told; no follow-ups about certs. */
+	for (k = 0; k < NGLOBALS; k++)
+		if (strcmp(globals[k].name, "acme_directory") == 0 &&
+		    p->seen[k])
+			acme = 1;
 
 	c->cert = p->defaults.cert;
 	c->key = p->defaults.key;
@@ -727,22 +785,53 @@ check_certs(struct parser *p)
 	has_cert = c->cert != NULL || p->seen[NGLOBALS + K_CERT];
 	has_key = c->key != NULL || p->seen[NGLOBALS + K_KEY];
 	/* A default half given, or the one-certificate case: both needed. */
-	if (has_cert || has_key || own == 0 || c->ndomains == 0) {
+	if (has_cert || has_key || (own == 0 && !acme) || c->ndomains == 0) {
 		if (!has_cert)
 			diag_add(p->diag, 1, "%s: 'cert' is missing (the "
-			    "certificate chain for mta-sts.<domain>)",
-			    c->file);
+			    "certificate chain for mta-sts.<domain>; or set "
+			    "acme_directory to get it by ACME)", c->file);
 		if (!has_key)
 			diag_add(p->diag, 1, "%s: 'key' is missing (the "
 			    "certificate's private key)", c->file);
 		return;
 	}
-	for (i = 0; i < c->ndomains; i++)
-		if (c->domains[i].cert == NULL && c->domains[i].key == NULL)
-			diag_add(p->diag, 1, "%s:%d: domain %s: no certificate:"
-			    " give 'cert' and 'key' in its block, or before "
-			    "the first domain as the default", c->file,
+	for (i = 0; i < c->ndomains; i++) {
+		if (c->domains[i].cert != NULL || c->domains[i].key != NULL)
+			continue;
+		if (acme)
+			c->domains[i].acme = 1;
+		else
+			diag_add(p->diag, 1, "%s:%d: domain %s: no "
+			    "certificate: give 'cert' and 'key' in its block, "
+			    "or before the first domain as the default, or "
+			    "set acme_directory to get one by ACME", c->file,
 			    c->domains[i].line, c->domains[i].name);
+	}
+}
+
+/* An ACME domain's certificate and key: one file in the state directory
+ * (chain, then key), so that installing a new one is one rename. */
+static int
+acme_paths(struct conf *c)
+{
+	struct conf_domain	*d;
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < c->ndomains; i++) {
+		d = &c->domains[i];
+		if (!d->acme)
+			continue;
+		n = snprintf(NULL, 0, "%s/acme/mta-sts.%s.pem", c->state_dir,
+		    d->name);
+		if ((d->cert = malloc((size_t)n + 1)) == NULL)
+			return -1;
+		snprintf(d->cert, (size_t)n + 1, "%s/acme/mta-sts.%s.pem",
+		    c->state_dir, d->name);
+		if ((d->key = strdup(d->cert)) == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -817,6 +906,8 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 	if (c->state_dir == NULL &&
 	    (c->state_dir = strdup(DEFAULT_STATE_DIR)) == NULL)
 		diag_add(diag, 1, "%s: out of memory", file);
+	else if (acme_paths(c) == -1)
+		diag_add(diag, 1, "%s: out of memory", file);
 	if (c->nlisten == 0) {
 		p.line = 0;
 		set_listen(&p, "443");
@@ -890,6 +981,9 @@ conf_free(struct conf *c)
 	free(c->cert);
 	free(c->key);
 	free(c->state_dir);
+	free(c->acme_directory);
+	free(c->acme_email);
+	free(c->ca_bundle);
 	free(c->hook);
 	free(c->user);
 	free(c->group);

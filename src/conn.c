@@ -98,9 +98,14 @@ step_handshake(struct conn *c)
 
 	switch ((r = c->io->handshake(c->ctx))) {
 	case TLS_OK:
-		if (c->io->established(c->ctx) == -1)
+		switch (c->io->established(c->ctx)) {
+		case -1:
 			return fail(c, "refused: established connections at "
 			    "their cap, none idle");
+		case 1:		/* a validation handshake: nothing follows */
+			c->state = C_CLOSING;
+			return 1;
+		}
 		c->state = C_RELAY;
 		c->moved = 1;
 		return 1;

@@ -7,10 +7,12 @@
  *   MTASTS_DOMAIN="example.com example.org"   -> domain example.com ...
  *   MTASTS_MX="mx1.example.com mx2.example.com" -> mx mx1... (defaults)
  *   MTASTS_MODE, MTASTS_MAX_AGE, MTASTS_TLSRPT_RUA  -> defaults
- *   MTASTS_CERT, MTASTS_KEY, MTASTS_STATE_DIR, MTASTS_LISTEN -> globals
+ *   MTASTS_CERT, MTASTS_KEY, MTASTS_STATE_DIR, MTASTS_LISTEN,
+ *   MTASTS_ACME_DIRECTORY, MTASTS_ACME_EMAIL, MTASTS_CA_BUNDLE -> globals
  *
- * Without MTASTS_CERT and MTASTS_KEY, each domain's certificate is
- * certbot's, found under MTASTS_CERTBOT_DIR (default /etc/letsencrypt):
+ * Without MTASTS_CERT and MTASTS_KEY, each domain's certificate comes
+ * from ACME when MTASTS_ACME_DIRECTORY is set; else it is certbot's,
+ * found under MTASTS_CERTBOT_DIR (default /etc/letsencrypt):
  * live/mta-sts.<domain>/fullchain.pem and privkey.pem.
  */
 #include <stdio.h>
@@ -34,6 +36,9 @@ static const struct {
 	{ "MTASTS_STATE_DIR",	"state_dir",	0 },
 	{ "MTASTS_CERT",	"cert",		0 },
 	{ "MTASTS_KEY",		"key",		0 },
+	{ "MTASTS_ACME_DIRECTORY", "acme_directory", 0 },
+	{ "MTASTS_ACME_EMAIL",	"acme_email",	0 },
+	{ "MTASTS_CA_BUNDLE",	"ca_bundle",	0 },
 	{ "MTASTS_MODE",	"mode",		0 },
 	{ "MTASTS_MAX_AGE",	"max_age",	0 },
 	{ "MTASTS_MX",		"mx",		1 },
@@ -195,7 +200,8 @@ env_parse(struct diag *d)
 			diag_add(d, 1, "%.*s: unknown variable (known: "
 			    "MTASTS_DOMAIN, _MX, _MODE, _MAX_AGE, "
 			    "_TLSRPT_RUA, _CERT, _KEY, _STATE_DIR, _LISTEN, "
-			    "_CERTBOT_DIR)", (int)n, *e);
+			    "_CERTBOT_DIR, _ACME_DIRECTORY, _ACME_EMAIL, "
+			    "_CA_BUNDLE)", (int)n, *e);
 		else if (strpbrk(*e + n, "\n\r") != NULL)
 			diag_add(d, 1, "%.*s: contains a line break",
 			    (int)n, *e);
@@ -224,7 +230,8 @@ env_parse(struct diag *d)
 	}
 	for (s = v; (n = next_word(&s)) > 0; s += n) {
 		emit(&o, "MTASTS_DOMAIN", "domain", s, n);
-		if (get("MTASTS_CERT") == NULL) {
+		if (get("MTASTS_CERT") == NULL &&
+		    get("MTASTS_ACME_DIRECTORY") == NULL) {
 			if ((dom = strndup(s, n)) == NULL) {
 				o.oom = 1;
 				break;

@@ -1,7 +1,8 @@
 /*
  * health.c: --healthcheck, for a container's HEALTHCHECK (there is no
  * shell or curl in the image). Connects to the first configured
- * listener on loopback over TLS, asks for the first domain's policy and
+ * listener on loopback over TLS, asks for the first domain's policy (the
+ * first with a certificate: ACME may not have issued one yet) and
  * exits 0 when the answer is a 200 with a well-formed policy, 1
  * otherwise, saying why on stderr. The body is checked for form, not
  * against the config: a running server keeps serving its last good
@@ -140,7 +141,7 @@ healthcheck(const struct conf *c)
 	mbedtls_ssl_context	 ssl;
 	char			 where[128], *host = NULL, why[256] = "";
 	char			 req[400], *resp = NULL;
-	size_t			 len = 0;
+	size_t			 len = 0, i;
 	int			 fd = -1, ret, rc = 1;
 
 	signal(SIGALRM, on_alarm);
@@ -157,7 +158,18 @@ healthcheck(const struct conf *c)
 		    strerror(errno));
 		return 1;
 	}
-	if ((host = name_mta_sts(c->domains[0].name)) == NULL) {
+	/* The first domain with a certificate: an ACME one may wait for its
+	 * first, and a server that waits is healthy. */
+	for (i = 0; i < c->ndomains; i++)
+		if (!c->domains[i].acme || access(c->domains[i].cert, F_OK) == 0)
+			break;
+	if (i == c->ndomains) {
+		fprintf(stderr, "healthy: %s accepts connections; no "
+		    "certificate issued by ACME yet\n", where);
+		close(fd);
+		return 0;
+	}
+	if ((host = name_mta_sts(c->domains[i].name)) == NULL) {
 		fprintf(stderr, "unhealthy: out of memory\n");
 		close(fd);
 		return 1;

@@ -198,10 +198,10 @@ hook_reap(void)
 	pid_t		 pid;
 	int		 status, st;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (h = hooks; h != NULL && h->pid != pid; h = h->next)
-			;
-		if (h == NULL)
+	/* Only our own children: the ACME child is acme.c's to reap. */
+	for (h = hooks; h != NULL; h = h->next) {
+		if (h->pid <= 0 ||
+		    (pid = waitpid(h->pid, &status, WNOHANG)) != h->pid)
 			continue;
 		h->pid = 0;
 		/* Read what it left in the pipe before reporting. */

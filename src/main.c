@@ -192,6 +192,7 @@ check(const struct conf *c)
 		}
 	}
 	tls_check(c, time(NULL), &d);
+	acme_check(c, time(NULL), &d);
 	nerr = print_diag(&d);
 	diag_free(&d);
 	if (nerr > 0)

@@ -142,6 +142,8 @@ struct conf_domain {
 	char		*rua;		/* NULL: no TLSRPT record */
 	char		*cert;		/* NULL: the default (global) one */
 	char		*key;
+	int		 acme;	/* certificate from ACME: cert = key =
+				 * <state_dir>/acme/mta-sts.<domain>.pem */
 	unsigned	 invalid;	/* bit per key whose value was rejected */
 };
 
@@ -153,6 +155,10 @@ struct conf {
 	char			*cert;	/* default certificate; may be NULL */
 	char			*key;	/* when every domain has its own */
 	char			*state_dir;
+	char			*acme_directory;	/* NULL: no ACME */
+	char			*acme_email;		/* NULL: no contact */
+	char			*ca_bundle;	/* trust for outgoing TLS; NULL:
+						 * none configured or found */
 	int			 max_conns;
 	int			 max_conns_per_ip;
 	int			 max_handshakes;	/* 0: from the fd limit */
@@ -212,6 +218,82 @@ int	 state_commit(const char *dir, struct state_req *, size_t n,
 int	 state_mark(const char *dir, struct state_req *, size_t n,
 	    time_t now, struct diag *);
 
+/* acmemsg.c: the ACME server's JSON objects read into one plain struct;
+ * pure, fuzzed. Strings kept are safe to echo into a request unescaped. */
+enum { ACME_DIRECTORY, ACME_ORDER, ACME_AUTHZ, ACME_PROBLEM };
+#define ACME_AUTHZ_MAX	8
+struct acme_msg {
+	char	 status[16];	/* "" if none or not a plain word */
+	char	*new_nonce, *new_account, *new_order;	/* directory */
+	char	*terms;
+	char	*finalize, *certificate;		/* order */
+	char	*authz[ACME_AUTHZ_MAX];
+	size_t	 nauthz;
+	char	*token, *chal_url;	/* authorization: its tls-alpn-01 */
+	char	*type, *detail;		/* a problem, or a challenge's error */
+};
+int	 acme_msg_parse(int kind, const char *json, size_t len,
+	    struct acme_msg *, char *err, size_t errlen);
+void	 acme_msg_free(struct acme_msg *);
+int	 acme_url_ok(const char *);
+int	 acme_b64url_ok(const char *, size_t max);
+
+/* x509.c: the keys, signatures and certificates ACME needs (P-256 only),
+ * and a random generator safe to use after fork(). No I/O. */
+#define X509_DEFAULT_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+struct ec_key;
+/* mbedTLS's f_rng signature; p_rng is ignored. Seeds itself on first use. */
+int		 x509_rng(void *p_rng, unsigned char *out, size_t len);
+/* In a child right after fork(): its generator must not repeat the
+ * parent's. 0 or -1. */
+int		 x509_rng_fork(void);
+void		 x509_rng_free(void);	/* at exit */
+struct ec_key	*eckey_new(char *err, size_t errlen);	/* fresh P-256 key */
+struct ec_key	*eckey_parse(const char *pem, size_t len, char *err,
+		    size_t errlen);
+/* PEM ("-----BEGIN EC PRIVATE KEY-----"), NUL-terminated, malloc'd; the
+ * caller wipes and frees it. NULL if out of memory. */
+char		*eckey_pem(const struct ec_key *);
+void		 eckey_free(struct ec_key *);	/* wipes */
+/* The mbedtls_pk_context inside, for tls.c (void *: no mbedTLS here). */
+void		*eckey_pk(struct ec_key *);
+/* RFC 7517 JWK, members in RFC 7638 order: {"crv":"P-256","kty":"EC",
+ * "x":"..","y":".."}; the length, or -1 if cap is too small. */
+int		 eckey_jwk(const struct ec_key *, char *buf, size_t cap);
+/* RFC 7638 thumbprint: base64url(SHA-256(JWK)), 43 chars + NUL. */
+int		 eckey_thumbprint(const struct ec_key *, char out[44]);
+/* RFC 7518 3.4 ES256: r || s, 32 bytes each, of SHA-256(msg). 0 or -1. */
+int		 eckey_sign(const struct ec_key *, const void *msg,
+		    size_t len, unsigned char sig[64]);
+/* base64url without padding (RFC 7515 2) of len bytes; the length
+ * written (NUL-terminated), or -1 if cap is too small. */
+int		 b64url(const void *in, size_t len, char *out, size_t cap);
+/* A CSR (DER, malloc'd) for host, signed by key, host as its only DNS
+ * SAN (and CN). 0 or -1 with err. */
+int		 x509_csr(const struct ec_key *, const char *host,
+		    unsigned char **der, size_t *len, char *err,
+		    size_t errlen);
+/* RFC 8737 3: a self-signed certificate (DER, malloc'd) for host, with a
+ * fresh key returned in *key: host its only DNS SAN, and the critical
+ * id-pe-acmeIdentifier extension holding digest (SHA-256 of the key
+ * authorization). 0 or -1 with err. */
+int		 x509_acme_cert(const char *host, const unsigned char digest[32],
+		    unsigned char **der, size_t *len, struct ec_key **key,
+		    char *err, size_t errlen);
+/* Facts of the first certificate in a PEM chain: notBefore/notAfter (UTC
+ * seconds), serial as hex, whether host is one of its DNS SANs. 0, or -1
+ * with err if it does not parse. */
+struct x509_info {
+	time_t	not_before, not_after;
+	char	serial[80];
+	int	covers;
+};
+int		 x509_info(const char *pem, size_t len, const char *host,
+		    struct x509_info *, char *err, size_t errlen);
+/* Every certificate of the PEM chain parses and the first is key's. */
+int		 x509_chain_check(const char *pem, size_t len, struct ec_key *,
+		    char *err, size_t errlen);
+
 /* ---- layer 2: what is served: TLS configs, the snapshot ---- */
 
 /* tls.c: mbedTLS configuration, shared by all connections of a snapshot,
@@ -229,7 +311,8 @@ void		 tls_check_loaded(const struct tls *, const struct conf *,
 		    time_t now, struct diag *);
 void		 tls_strerror(int ret, char *buf, size_t len);
 struct tls_conn	*tls_conn_new(struct tls *, int fd, const char *sni,
-		    const char **host, char *err, size_t errlen);
+		    unsigned alpn, const char **host, char *err,
+		    size_t errlen);
 void		 tls_conn_free(struct tls_conn *);
 int		 tls_conn_handshake(struct tls_conn *);
 int		 tls_conn_read(struct tls_conn *, void *, size_t, size_t *);
@@ -238,6 +321,14 @@ int		 tls_conn_write(struct tls_conn *, const void *, size_t,
 int		 tls_conn_close_notify(struct tls_conn *);
 void		 tls_conn_error(const struct tls_conn *, char *, size_t);
 const char	*tls_version(void);
+/* RFC 8737 challenges, process-wide (not in any snapshot): while one is
+ * set for host, a ClientHello for host offering the ALPN acme-tls/1
+ * gets its validation certificate. 0 or -1 with err. */
+int		 tls_challenge_set(const char *host,
+		    const unsigned char digest[32], char *err, size_t errlen);
+void		 tls_challenge_clear(const char *host);	/* NULL: all */
+int		 tls_conn_is_challenge(const struct tls_conn *);
+int		 tls_serves(const struct tls *, const char *host);
 
 /* snap.c: everything one published configuration serves, immutable. */
 struct site {
@@ -245,6 +336,8 @@ struct site {
 	char		*host;		/* "mta-sts.<domain>" */
 	char		*policy;
 	size_t		 policy_len;
+	int		 ready;		/* a certificate serves it (ACME: not
+					 * until the first is issued) */
 };
 
 struct snapshot {
@@ -314,7 +407,8 @@ struct conn_io {
 	int	(*tls_write)(void *ctx, const void *buf, size_t len,
 		    size_t *n);
 	int	(*tls_close)(void *ctx);
-	/* The handshake is done: 0 if admitted, -1 if refused. */
+	/* The handshake is done: 0 if admitted, -1 if refused, 1 if it was
+	 * all there is to do (an RFC 8737 validation): close it. */
 	int	(*established)(void *ctx);
 	/* libmicrohttpd's side: open (0 or -1), then as send(2)/recv(2) */
 	int	(*http_open)(void *ctx);
@@ -348,6 +442,52 @@ int	 bridge_listen(const struct conf *);
 void	 bridge_print_listeners(void);
 int	 bridge_expire(void);
 void	 bridge_close_all(void);
+
+/* ---- layer 5: outgoing work ---- */
+
+/* fetch.c: HTTPS requests (HTTP/1.1, one per connection, Connection:
+ * close) over mbedTLS, verified against a CA bundle; blocking with a
+ * timeout: for a child process, never the serving loop. */
+#define FETCH_HEAD_MAX	16384		/* status line and headers */
+#define FETCH_BODY_MAX	(1024 * 1024)	/* body, after de-chunking */
+struct fetch_resp {
+	int	 status;		/* 100-599 */
+	char	*body;			/* malloc'd, NUL-terminated */
+	size_t	 body_len;
+	char	 nonce[256];		/* Replay-Nonce; "" if none */
+	char	 location[1024];	/* Location; "" if none */
+	char	 content_type[128];	/* media type only, lower case */
+	long	 retry_after;		/* seconds; -1 if none or bad */
+};
+/* A whole response as read until EOF (len bytes): pure, bounded by the
+ * limits above. 0, or -1 with err saying what is wrong. */
+int	 fetch_parse(const char *buf, size_t len, struct fetch_resp *,
+	    char *err, size_t errlen);
+void	 fetch_resp_free(struct fetch_resp *);
+struct fetch;
+/* The trust store from ca_bundle (PEM, one or more certificates). */
+struct fetch *fetch_new(const char *ca_bundle, char *err, size_t errlen);
+void	 fetch_free(struct fetch *);
+/* method to url ("https://host[:port]/path"); ctype and body for POST
+ * (else NULL, 0); accept may be NULL. Each connect, handshake and read
+ * waits at most timeout_ms. 0 with *resp filled (any status), or -1 with
+ * err naming the host and what failed (DNS, connect, TLS verification,
+ * timeout, a malformed response). */
+int	 fetch(struct fetch *, const char *method, const char *url,
+	    const char *ctype, const char *accept, const char *body,
+	    size_t blen, int timeout_ms, struct fetch_resp *resp, char *err,
+	    size_t errlen);
+
+/* acme.c: RFC 8555 certificates for the ACME domains, got by a child
+ * process (network and keys; the serving loop never waits on it); the
+ * parent side answers its TLS-ALPN-01 challenges (tls.c) and installs
+ * what it wrote by calling installed(). */
+int	 acme_start(const struct conf *, void (*installed)(void));
+void	 acme_reap(void);		/* after SIGCHLD */
+int	 acme_expire(void);		/* a restart due; ms to wait, -1 */
+void	 acme_stop(void);
+/* --check: each ACME domain's certificate state into d. */
+void	 acme_check(const struct conf *, time_t now, struct diag *);
 
 /* ---- layer 6: the running server ---- */
 

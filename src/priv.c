@@ -6,6 +6,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -45,9 +46,11 @@ lookup_id(const char *name, int is_group, gid_t *pw_gid)
 static void
 chown_state(const char *dir, uid_t uid, gid_t gid)
 {
-	static const char *const files[] = { STATE_FILE, STATE_LOCK };
-	char	path[4096];
-	size_t	i;
+	static const char *const files[] = { STATE_FILE, STATE_LOCK, "acme" };
+	char		 path[4096];
+	size_t		 i;
+	DIR		*d;
+	struct dirent	*e;
 
 	if (chown(dir, uid, gid) == -1)
 		log_warn("state_dir %s: chown", dir);
@@ -57,6 +60,19 @@ chown_state(const char *dir, uid_t uid, gid_t gid)
 			continue;
 		if (lchown(path, uid, gid) == -1 && errno != ENOENT)
 			log_warn("%s: chown", path);
+	}
+	/* ACME's certificates, should a run as root have made them */
+	if ((size_t)snprintf(path, sizeof(path), "%s/acme", dir) <
+	    sizeof(path) && (d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || (size_t)snprintf(path,
+			    sizeof(path), "%s/acme/%s", dir, e->d_name) >=
+			    sizeof(path))
+				continue;
+			if (lchown(path, uid, gid) == -1 && errno != ENOENT)
+				log_warn("%s: chown", path);
+		}
+		closedir(d);
 	}
 }
 

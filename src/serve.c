@@ -35,6 +35,8 @@
 
 /* After the _mta-sts line whose id admins must publish (grep for it). */
 #define MARK_NEW	" ; NEW id: publish this record"
+#define ACME_RETRY_MS	60000
+#define MARK_WAIT	" ; NEW id: publish it once the ACME certificate is issued"
 #define RETRY_FIRST	60	/* seconds before a failed hook's retry; */
 #define RETRY_MAX	3600	/* doubling up to this */
 #define LOCK_WAIT_SERVING_MS 1000	/* the state lock, once serving */
@@ -139,7 +141,8 @@ printed(void)
  * each marked NEW until its announcement is done. Returns printed().
  */
 static int
-print_records(const struct conf *c, const struct state_req *r)
+print_records(const struct conf *c, const struct snapshot *s,
+    const struct state_req *r)
 {
 	char		*rec, *line, *nl;
 	size_t		 i;
@@ -151,7 +154,8 @@ print_records(const struct conf *c, const struct state_req *r)
 			log_warnx("out of memory");
 			continue;
 		}
-		mark = r[i].announced ? " ; id unchanged" : MARK_NEW;
+		mark = r[i].announced ? " ; id unchanged" : s->sites[i].ready ?
+		    MARK_NEW : MARK_WAIT;
 		for (line = rec; *line != '\0'; line = nl + 1) {
 			nl = strchr(line, '\n');
 			*nl = '\0';
@@ -402,6 +406,13 @@ announce(int at_start, int all_printed)
 		}
 		if (ids[i].announced)
 			continue;
+		if (!snap->sites[i].ready) {
+			/* Announced once it can be fetched: senders that
+			 * see the id fetch the policy at once. */
+			log_info("%s: id %s is announced once its ACME "
+			    "certificate is issued", ids[i].domain, ids[i].id);
+			continue;
+		}
 		if (ids[i].minted)
 			log_info("%s: policy changed, new id %s",
 			    ids[i].domain, ids[i].id);
@@ -466,6 +477,8 @@ watch_files(const struct conf *c)
 	files[n++] = c->cert;
 	files[n++] = c->key;
 	for (i = 0; i < c->ndomains; i++) {
+		if (c->domains[i].acme)
+			continue;	/* the ACME child says when */
 		files[n++] = c->domains[i].cert;
 		files[n++] = c->domains[i].key;
 	}
@@ -559,6 +572,9 @@ find_site(const struct snapshot *s, const struct site *site)
 	return hmap_get(&s->hosts, site->host, strlen(site->host));
 }
 
+static void	on_acme(void);
+static int64_t	acme_retry_at;	/* on_acme() failed: again then */
+
 static void
 reload(const char *why)
 {
@@ -616,6 +632,8 @@ reload(const char *why)
 	conf_free(conf);
 	conf = nc;
 	watch_files(conf);
+	acme_start(conf, on_acme);	/* a new child only if ACME changed */
+	acme_retry_at = 0;		/* what it would have done is done */
 
 	/* ...announce last. */
 	announce(0, 1);
@@ -627,6 +645,49 @@ static void
 on_change(void)
 {
 	reload("files changed");
+}
+
+/*
+ * The ACME child installed a certificate: the same config, new files.
+ * Rebuild what is served from the config in force (not the file, which
+ * may be half edited), as a reload does; the policies and ids are the
+ * same, so there is nothing to store or announce.
+ */
+static void
+on_acme(void)
+{
+	struct snapshot	*ns, *old = snap;
+	char		 err[1024];
+	size_t		 i;
+
+	acme_retry_at = 0;
+	if ((ns = snap_build(conf, err, sizeof(err))) == NULL)
+		goto fail;
+	/* Never lose a site that was served (the new file may not load). */
+	for (i = 0; i < ns->nsites; i++)
+		if (old->sites[i].ready && !ns->sites[i].ready) {
+			snprintf(err, sizeof(err), "%s: the new certificate "
+			    "does not load", ns->sites[i].host);
+			snap_free(ns);
+			goto fail;
+		}
+	cert_warnings(conf, ns);
+	/* the same config: the same sites in the same order; the ids
+	 * point into the snapshot (commit()) */
+	for (i = 0; i < ns->nsites; i++) {
+		ids[i].domain = ns->sites[i].domain;
+		ids[i].policy = ns->sites[i].policy;
+	}
+	publish(ns);
+	snap_free(old);
+	log_info("certificates reloaded (ACME)");
+	announce(0, 1);		/* an id that waited for its certificate */
+	return;
+fail:
+	log_error("%s", err);
+	log_error("ACME certificates not reloaded: still serving the "
+	    "previous ones; trying again in %d s", ACME_RETRY_MS / 1000);
+	acme_retry_at = now_ms() + ACME_RETRY_MS;
 }
 
 static void
@@ -647,6 +708,7 @@ signal_ready(struct ev *ev, uint32_t events)
 			break;
 		case SIGCHLD:
 			hook_reap();
+			acme_reap();
 			break;
 		}
 	}
@@ -669,6 +731,13 @@ tick(void)
 
 	t = bridge_expire();
 	t = earliest(t, hook_expire());
+	t = earliest(t, acme_expire());
+	if (acme_retry_at != 0) {
+		if (acme_retry_at <= now_ms())
+			on_acme();
+		else
+			t = earliest(t, (int)(acme_retry_at - now_ms()));
+	}
 	t = earliest(t, pending_expire());
 	t = earliest(t, watch_tick());
 	if (http_timeout_ms() == 0)
@@ -723,9 +792,11 @@ serve(struct conf *c)
 	if ((ids = commit(conf, snap)) == NULL)
 		exit(1);
 	bridge_print_listeners();
-	announce(1, print_records(conf, ids));
+	announce(1, print_records(conf, snap, ids));
 	log_info("mtasts-httpd %s serving %zu domain%s", MTASTS_VERSION,
 	    snap->nsites, snap->nsites == 1 ? "" : "s");
+	/* After the drop: the ACME child runs as the service user. */
+	acme_start(conf, on_acme);
 	/*
 	 * From now on a lock held elsewhere (a stopped --print-dns) must not
 	 * stall serving for long: --print-dns holds it for milliseconds, so
@@ -737,6 +808,7 @@ serve(struct conf *c)
 	if (loop_run(tick) == -1)
 		log_warn("epoll_wait");
 
+	acme_stop();
 	hook_stop();
 	while (pendings != NULL)
 		pending_drop(pendings);
@@ -747,6 +819,7 @@ serve(struct conf *c)
 	snap_publish(NULL);
 	snap_free(snap);
 	tls_global_free();
+	x509_rng_free();
 	loop_free();
 	close(sig_ev.fd);
 	conf_free(conf);

@@ -74,6 +74,7 @@ snap_build(const struct conf *c, char *err, size_t errlen)
 		if ((site->domain = strdup(c->domains[i].name)) == NULL ||
 		    (site->host = name_mta_sts(site->domain)) == NULL)
 			goto oom;
+		site->ready = tls_serves(s->tls, site->host);
 		switch (policy_render(&c->domains[i], &site->policy,
 		    &site->policy_len)) {
 		case 0:

@@ -15,6 +15,11 @@
  * carries a tag, HMAC-SHA-256 under a per-site key, over the ticket
  * mbedTLS made; a ticket presented under another SNI fails the tag and
  * the client gets a full handshake.
+ *
+ * RFC 8737 challenges live beside the snapshots, process-wide: the ACME
+ * child asks for one (acme.c), and while it is set a ClientHello for its
+ * host offering acme-tls/1 gets the validation certificate, negotiates
+ * acme-tls/1 only, and is closed after the handshake (bridge.c).
  */
 #include <sys/socket.h>
 #include <stdio.h>
@@ -77,6 +82,7 @@ struct pair {
 	mbedtls_x509_crt	 chain;
 	mbedtls_pk_context	 key;
 	int			 ok;	/* loaded and matching */
+	int			 acme;	/* an ACME domain's: renewed for us */
 	int			 conf_ready;
 	mbedtls_ssl_config	 conf;
 };
@@ -98,9 +104,20 @@ struct tls {
 	struct site_tls		 none;	/* no or unknown SNI: pairs[0] */
 };
 
+/* A pending TLS-ALPN-01 challenge: its certificate, key and config. */
+struct challenge {
+	struct challenge	*next;
+	char			*host;
+	int			 refs;	/* the list's, and each connection's */
+	mbedtls_x509_crt	 crt;
+	struct ec_key		*key;
+	mbedtls_ssl_config	 conf;
+};
+
 struct tls_conn {
 	mbedtls_ssl_context	 ssl;
 	struct tls		*tls;
+	struct challenge	*chal;	/* an acme-tls/1 validation */
 	const struct site_tls	*site;	/* its tickets' binding */
 	int			 fd;
 	int			 err;	/* the last mbedTLS error */
@@ -117,6 +134,7 @@ static int				global_ready;
  * per site. One thread: set around every mbedTLS call on a connection.
  */
 static const struct site_tls		*cur_site;
+static struct challenge			*challenges;
 
 /* TLS 1.2: ECDHE key exchange with AEAD ciphers only; TLS 1.3 suites. */
 static const int ciphersuites[] = {
@@ -136,6 +154,29 @@ static const int ciphersuites[] = {
 
 /* http/1.0 too: mbedTLS aborts a handshake whose ALPN list has no match */
 static const char *alpn[] = { "http/1.1", "http/1.0", NULL };
+/* RFC 8737 3: the validation handshake negotiates this and nothing else */
+static const char *alpn_acme[] = { "acme-tls/1", NULL };
+
+/* id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31 (RFC 8737 6.1), as DER */
+static const unsigned char oid_acme_id[] = { 0x2b, 0x06, 0x01, 0x05, 0x05,
+	0x07, 0x01, 0x1f };
+
+/* mbedTLS refuses certificates with critical extensions it does not know;
+ * the validation certificate's is ours. */
+static int
+acme_ext_cb(void *p, mbedtls_x509_crt const *crt, mbedtls_x509_buf const *oid,
+    int critical, const unsigned char *q, const unsigned char *end)
+{
+	(void)p;
+	(void)crt;
+	(void)critical;
+	(void)q;
+	(void)end;
+	if (oid->len == sizeof(oid_acme_id) &&
+	    memcmp(oid->p, oid_acme_id, sizeof(oid_acme_id)) == 0)
+		return 0;
+	return MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
+}
 
 void
 tls_strerror(int ret, char *buf, size_t len)
@@ -187,6 +228,7 @@ tls_global_init(char *err, size_t errlen)
 void
 tls_global_free(void)
 {
+	tls_challenge_clear(NULL);
 	if (!global_ready)
 		return;
 	mbedtls_ssl_ticket_free(&ticket);
@@ -271,18 +313,24 @@ san_covers(const mbedtls_x509_crt *crt, const char *host, char *list,
 }
 
 static void
+pair_free(struct pair *p)
+{
+	if (p->conf_ready)
+		mbedtls_ssl_config_free(&p->conf);
+	mbedtls_x509_crt_free(&p->chain);
+	mbedtls_pk_free(&p->key);
+	free(p->certfile);
+	free(p->keyfile);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
 pairs_free(struct pair *pairs, size_t n)
 {
 	size_t	i;
 
-	for (i = 0; i < n; i++) {
-		if (pairs[i].conf_ready)
-			mbedtls_ssl_config_free(&pairs[i].conf);
-		mbedtls_x509_crt_free(&pairs[i].chain);
-		mbedtls_pk_free(&pairs[i].key);
-		free(pairs[i].certfile);
-		free(pairs[i].keyfile);
-	}
+	for (i = 0; i < n; i++)
+		pair_free(&pairs[i]);
 	free(pairs);
 }
 
@@ -332,7 +380,26 @@ load_pairs(const struct conf *c, struct pair **out, size_t *nout,
 			rc = -1;
 			break;
 		}
+		if (i > 0 && c->domains[i - 1].acme &&
+		    access(cf, F_OK) == -1 && errno == ENOENT) {
+			/* Not issued yet: the site waits for ACME. */
+			n--;
+			pair_free(p);
+			continue;
+		}
 		if (load_pair(cf, kf, &p->chain, &p->key, err, errlen) == -1) {
+			if (i > 0 && c->domains[i - 1].acme) {
+				/* ACME orders a new one; serve the rest. */
+				if (d != NULL)
+					diag_add(d, 0, "%s (ACME orders a "
+					    "new one)", err);
+				else
+					log_warnx("%s: ACME orders a new one",
+					    err);
+				n--;
+				pair_free(p);
+				continue;
+			}
 			rc = -1;
 			if (d == NULL)
 				break;
@@ -340,6 +407,7 @@ load_pairs(const struct conf *c, struct pair **out, size_t *nout,
 			continue;
 		}
 		p->ok = 1;
+		p->acme = i > 0 && c->domains[i - 1].acme;
 	}
 	*out = pairs;
 	*nout = n;
@@ -359,7 +427,7 @@ pick(const struct conf *c, size_t i, struct pair *pairs, size_t n,
 	struct pair			*def;
 	size_t				 j;
 
-	if (dom->cert != NULL)
+	if (dom->cert != NULL)	/* NULL for an ACME one not issued yet */
 		return find_pair(pairs, n, dom->cert, dom->key);
 	def = c->cert != NULL ? find_pair(pairs, n, c->cert, c->key) : NULL;
 	if (def != NULL && def->ok && san_covers(&def->chain, host, NULL, 0))
@@ -481,7 +549,7 @@ tls_new(const struct conf *c, char *err, size_t errlen)
 	t->refs = 1;
 	if (load_pairs(c, &t->pairs, &t->npairs, NULL, err, errlen) == -1)
 		goto fail;
-	if (t->npairs == 0) {
+	if (t->npairs == 0 && c->acme_directory == NULL) {
 		snprintf(err, errlen, "no certificate configured");
 		goto fail;
 	}
@@ -491,7 +559,7 @@ tls_new(const struct conf *c, char *err, size_t errlen)
 	/* pairs[0] is the default: the global one, or the first domain's. */
 	if (hmap_init(&t->sni, c->ndomains, 0) == -1 ||
 	    (t->sites = calloc(c->ndomains, sizeof(*t->sites))) == NULL ||
-	    site_init(&t->none, "", &t->pairs[0]) == -1)
+	    site_init(&t->none, "", t->npairs > 0 ? &t->pairs[0] : NULL) == -1)
 		goto oom;
 	for (i = 0; i < c->ndomains; i++) {
 		if ((host = name_mta_sts(c->domains[i].name)) == NULL)
@@ -560,6 +628,15 @@ site_of(const struct tls *t, const char *sni)
 	return hmap_get(&t->sni, n, (size_t)len);
 }
 
+/* Does t have a certificate for host (an ACME one may not, yet)? */
+int
+tls_serves(const struct tls *t, const char *host)
+{
+	const struct site_tls	*st = site_of(t, host);
+
+	return st != NULL && st->pair != NULL;
+}
+
 static int
 bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
@@ -592,23 +669,147 @@ bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+static void
+challenge_unref(struct challenge *ch)
+{
+	if (ch == NULL || --ch->refs > 0)
+		return;
+	mbedtls_ssl_config_free(&ch->conf);
+	mbedtls_x509_crt_free(&ch->crt);
+	eckey_free(ch->key);
+	free(ch->host);
+	free(ch);
+}
+
+static struct challenge *
+challenge_find(const char *host)
+{
+	struct challenge	*ch;
+
+	for (ch = challenges; ch != NULL; ch = ch->next)
+		if (strcasecmp(ch->host, host) == 0)
+			return ch;
+	return NULL;
+}
+
+/*
+ * Answer RFC 8737 challenges for host with a certificate carrying digest
+ * (replacing any set before), until tls_challenge_clear(host). 0, or -1
+ * with err.
+ */
+int
+tls_challenge_set(const char *host, const unsigned char digest[32],
+    char *err, size_t errlen)
+{
+	struct challenge	*ch;
+	unsigned char		*der = NULL;
+	size_t			 len;
+	char			 e[128];
+	int			 ret;
+
+	if (!global_ready && tls_global_init(err, errlen) == -1)
+		return -1;
+	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
+	    (ch->host = strdup(host)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(ch);
+		return -1;
+	}
+	ch->refs = 1;
+	mbedtls_x509_crt_init(&ch->crt);
+	mbedtls_ssl_config_init(&ch->conf);
+	if (x509_acme_cert(host, digest, &der, &len, &ch->key, err,
+	    errlen) == -1)
+		goto fail;
+	/* Its critical acmeIdentifier extension is ours, not mbedTLS's. */
+	if ((ret = mbedtls_x509_crt_parse_der_with_ext_cb(&ch->crt, der, len,
+	    1, acme_ext_cb, NULL)) != 0 ||
+	    (ret = mbedtls_ssl_config_defaults(&ch->conf,
+	    MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+	    MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+		goto mbed;
+	mbedtls_ssl_conf_rng(&ch->conf, mbedtls_ctr_drbg_random, &drbg);
+	compat_min_tls12(&ch->conf);
+	mbedtls_ssl_conf_ciphersuites(&ch->conf, ciphersuites);
+	compat_conf_groups(&ch->conf);
+	if ((ret = mbedtls_ssl_conf_alpn_protocols(&ch->conf,
+	    alpn_acme)) != 0 ||
+	    (ret = mbedtls_ssl_conf_own_cert(&ch->conf, &ch->crt,
+	    eckey_pk(ch->key))) != 0)
+		goto mbed;
+	free(der);
+	tls_challenge_clear(host);
+	ch->next = challenges;
+	challenges = ch;
+	return 0;
+mbed:
+	tls_strerror(ret, e, sizeof(e));
+	snprintf(err, errlen, "challenge certificate for %s: %s", host, e);
+fail:
+	free(der);
+	challenge_unref(ch);
+	return -1;
+}
+
+/* Stop answering host's challenge (NULL: every one); handshakes under way
+ * keep theirs. */
+void
+tls_challenge_clear(const char *host)
+{
+	struct challenge	**pp = &challenges, *ch;
+
+	while ((ch = *pp) != NULL) {
+		if (host == NULL || strcasecmp(ch->host, host) == 0) {
+			*pp = ch->next;
+			challenge_unref(ch);
+		} else
+			pp = &ch->next;
+	}
+}
+
+/* Is tc a validation handshake, to be closed once done? */
+int
+tls_conn_is_challenge(const struct tls_conn *tc)
+{
+	return tc->chal != NULL;
+}
+
 /*
  * A TLS connection on socket fd with the certificate for sni (NULL or
- * unknown: the default one); holds a reference on t. NULL if out of
- * memory or mbedTLS refuses (err says why). The SNI as our host name is
- * in *host (see site_of), for the Host check.
+ * unknown: the default one); holds a reference on t. When the client
+ * offered acme-tls/1 (offered: HELLO_ALPN_* bits) and a challenge is pending
+ * for sni, the validation certificate instead; acme-tls/1 alone and no
+ * challenge: refused. NULL if out of memory, if no
+ * certificate serves sni (an ACME one not issued yet), or if mbedTLS
+ * refuses (err says why). The SNI as our host name is in *host (see
+ * site_of), for the Host check.
  */
 struct tls_conn *
-tls_conn_new(struct tls *t, int fd, const char *sni, const char **host,
-    char *err, size_t errlen)
+tls_conn_new(struct tls *t, int fd, const char *sni, unsigned offered,
+    const char **host, char *err, size_t errlen)
 {
 	struct tls_conn		*tc;
 	const struct site_tls	*st;
+	struct challenge	*ch = NULL;
 	int			 ret;
 
 	st = site_of(t, sni);
 	*host = st != NULL ? st->host : (sni != NULL && sni[0] != '\0' ?
 	    "." : NULL);
+	if ((offered & HELLO_ALPN_ACME) && sni != NULL)
+		ch = challenge_find(sni);
+	if ((offered & HELLO_ALPN_ACME) && ch == NULL &&
+	    !(offered & (HELLO_ALPN_HTTP11 | HELLO_ALPN_HTTP10))) {
+		/* RFC 8737 3: no challenge pending: no handshake */
+		snprintf(err, errlen, "acme-tls/1 for %s: no challenge "
+		    "pending", sni != NULL && sni[0] ? sni : "no SNI");
+		return NULL;
+	}
+	if (ch == NULL && (st != NULL ? st : &t->none)->pair == NULL) {
+		snprintf(err, errlen, "no certificate for %s yet (ACME)",
+		    sni != NULL && sni[0] ? sni : "no SNI");
+		return NULL;
+	}
 	if ((tc = calloc(1, sizeof(*tc))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -616,8 +817,13 @@ tls_conn_new(struct tls *t, int fd, const char *sni, const char **host,
 	tc->tls = tls_ref(t);
 	tc->site = st != NULL ? st : &t->none;
 	tc->fd = fd;
+	if (ch != NULL) {
+		tc->chal = ch;
+		ch->refs++;
+	}
 	mbedtls_ssl_init(&tc->ssl);
-	if ((ret = mbedtls_ssl_setup(&tc->ssl, &tc->site->pair->conf)) != 0) {
+	if ((ret = mbedtls_ssl_setup(&tc->ssl, ch != NULL ? &ch->conf :
+	    &tc->site->pair->conf)) != 0) {
 		tls_strerror(ret, err, errlen);
 		tls_conn_free(tc);
 		return NULL;
@@ -632,6 +838,7 @@ tls_conn_free(struct tls_conn *tc)
 	if (tc == NULL)
 		return;
 	mbedtls_ssl_free(&tc->ssl);
+	challenge_unref(tc->chal);
 	tls_unref(tc->tls);
 	free(tc);
 }
@@ -758,7 +965,9 @@ check_pairs(const struct conf *c, struct pair *pairs, size_t npairs,
 			return;
 		}
 		p = pick(c, i, pairs, npairs, host);
-		if (p != NULL && p->ok &&	/* else its load error is told */
+		if (p == NULL && c->domains[i].acme)
+			;	/* not issued yet: acme_check() says so */
+		else if (p != NULL && p->ok &&	/* else its load error is told */
 		    !san_covers(&p->chain, host, sans, sizeof(sans)))
 			diag_add(d, 1, "cert %s: no DNS subjectAltName covers "
 			    "%s (has: %s); strict clients ignore the CN",
@@ -780,7 +989,7 @@ check_pairs(const struct conf *c, struct pair *pairs, size_t npairs,
 			diag_add(d, 1, "cert %s: expired on %04d-%02d-%02d",
 			    p->certfile, p->chain.valid_to.year,
 			    p->chain.valid_to.mon, p->chain.valid_to.day);
-		else if (to - now < EXPIRY_WARN)
+		else if (to - now < EXPIRY_WARN && !p->acme)
 			diag_add(d, 0, "cert %s: expires on %04d-%02d-%02d, "
 			    "within 14 days", p->certfile,
 			    p->chain.valid_to.year, p->chain.valid_to.mon,

@@ -4,13 +4,18 @@
 # the install; otherwise it prints what to install and fails.
 set -eu
 
-build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev openssl"
+build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev
+       libcjson-dev openssl"
+# bzip2, xz-utils and patch unpack and patch the Debian 13 source packages
+# (tests/newstack.sh); pebble is the ACME server of tests/t-acme.sh and
+# ca-certificates the CA bundle make static puts in the image.
 test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       procps util-linux valgrind clang libclang-rt-14-dev python3
       testssl.sh shellcheck file musl-tools qemu-user
       gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
       gcc-mipsel-linux-gnu libc6-dev-mipsel-cross podman
-      systemd strace man-db groff-base"
+      systemd strace man-db groff-base bzip2 xz-utils patch
+      pebble ca-certificates"
 
 bench="$build curl python3 iproute2 util-linux procps wrk nginx lighttpd
       lighttpd-mod-mbedtls"

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Build the OpenWrt 24.10 library stack, mbedTLS 3.6 and libmicrohttpd
-# 1.0.1 (HTTPS disabled, as OpenWrt's no-ssl variant), from Debian 13
+# 1.0.1 (HTTPS disabled, as OpenWrt's no-ssl variant), and cJSON (the ACME
+# client's JSON; OpenWrt's packages feed has it as cJSON) from Debian 13
 # (trixie) source packages. apt-get source runs with its own sources list
 # and state directory under build-deps/apt: the machine's apt
 # configuration is not touched. Everything is cached: nothing is redone
-# when the prefix is complete.
+# when the prefix is complete, and a prefix that has the stack but not
+# cJSON (built before the ACME client) gets only cJSON.
 #
 #   newstack.sh          static libraries for this machine, build-deps/prefix
 #   newstack.sh ARCH     shared libraries cross-built with Debian's cross
@@ -32,14 +34,26 @@ esac
 cflags=${cflags:--O2}
 lib=a
 [ -n "$host" ] && lib=so
-if [ -f "$prefix/lib/libmbedtls.$lib" ] && [ -f "$prefix/lib/libmicrohttpd.$lib" ]; then
-	exit 0
-fi
+stack=1 cjson=1
+[ -f "$prefix/lib/libmbedtls.$lib" ] && [ -f "$prefix/lib/libmicrohttpd.$lib" ] && stack=0
+[ -f "$prefix/lib/libcjson.$lib" ] && [ -f "$prefix/include/cjson/cJSON.h" ] && cjson=0
+[ "$stack$cjson" = 00 ] && exit 0
 mkdir -p "$top/apt/lists/partial" "$top/apt/cache/archives/partial" "$top/apt/sources.d" "$top/src" "$prefix/include" "$prefix/lib"
 
 # The source packages, once: the machine's Debian mirror, trixie's sources.
+# Under a lock: make -j cross runs two of these at once, and apt-get
+# takes its own locks (a second update would fail, not wait).
 cd "$top/src"
-if ! ls mbedtls_3.*.orig.tar.bz2 libmicrohttpd_1.*.orig.tar.gz > /dev/null 2>&1; then
+exec 9> "$top/apt/lock"
+flock 9
+want=""
+if [ "$stack" = 1 ] && ! ls mbedtls_3.*.orig.tar.bz2 libmicrohttpd_1.*.orig.tar.gz > /dev/null 2>&1; then
+	want="mbedtls libmicrohttpd"
+fi
+if [ "$cjson" = 1 ] && ! ls cjson_1.*.orig.tar.gz cjson_1.*.debian.tar.xz > /dev/null 2>&1; then
+	want="$want cjson"
+fi
+if [ -n "$want" ]; then
 	uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
 	[ -n "$uri" ] || uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)
 	printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
@@ -50,38 +64,73 @@ if ! ls mbedtls_3.*.orig.tar.bz2 libmicrohttpd_1.*.orig.tar.gz > /dev/null 2>&1;
 		    -o APT::Sandbox::User=root "$@"
 	}
 	apt_ update > "$top/apt.log" 2>&1
-	apt_ source --download-only mbedtls libmicrohttpd >> "$top/apt.log" 2>&1
+	# shellcheck disable=SC2086
+	apt_ source --download-only $want >> "$top/apt.log" 2>&1
 fi
+exec 9>&-
 
 # Unpack into a directory of its own per target, so builds never mix.
 work=$top/work${arch:+-$arch}
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
-tar xjf "$top"/src/mbedtls_3.*.orig.tar.bz2
-tar xzf "$top"/src/libmicrohttpd_1.*.orig.tar.gz
 log=$top/${arch:-native}
-echo "building mbedTLS $(ls -d mbedtls-3.* | sed 's/mbedtls-//')${arch:+ for $arch}"
-if [ -n "$host" ]; then
-	make -C mbedtls-3.* -j2 CC="$cc" AR="$host-ar" SHARED=1 lib > "$log-mbedtls.log" 2>&1
-	cp -P mbedtls-3.*/library/libmbed*.so* "$prefix/lib/"
-else
-	make -C mbedtls-3.* -j2 CC="$cc" CFLAGS="$cflags" lib > "$log-mbedtls.log" 2>&1
-	cp mbedtls-3.*/library/libmbed*.a "$prefix/lib/"
-fi
-cp -r mbedtls-3.*/include/mbedtls mbedtls-3.*/include/psa "$prefix/include/"
-echo "building libmicrohttpd $(ls -d libmicrohttpd-1.* | sed 's/libmicrohttpd-//') (HTTPS disabled)${arch:+ for $arch}"
-(
-	cd libmicrohttpd-1.*
+if [ "$stack" = 1 ]; then
+	tar xjf "$top"/src/mbedtls_3.*.orig.tar.bz2
+	tar xzf "$top"/src/libmicrohttpd_1.*.orig.tar.gz
+	echo "building mbedTLS $(ls -d mbedtls-3.* | sed 's/mbedtls-//')${arch:+ for $arch}"
 	if [ -n "$host" ]; then
-		set -- --host="$host" --enable-shared --disable-static
+		make -C mbedtls-3.* -j2 CC="$cc" AR="$host-ar" SHARED=1 lib > "$log-mbedtls.log" 2>&1
+		cp -P mbedtls-3.*/library/libmbed*.so* "$prefix/lib/"
 	else
-		set -- --enable-static --disable-shared
+		make -C mbedtls-3.* -j2 CC="$cc" CFLAGS="$cflags" lib > "$log-mbedtls.log" 2>&1
+		cp mbedtls-3.*/library/libmbed*.a "$prefix/lib/"
 	fi
-	CC=$cc CFLAGS=$cflags ./configure --prefix="$prefix" --disable-https --without-gnutls --disable-curl \
-	    --disable-doc --disable-examples --disable-tools "$@"
-	make -j2
-	make install
-) > "$log-mhd.log" 2>&1
+	cp -r mbedtls-3.*/include/mbedtls mbedtls-3.*/include/psa "$prefix/include/"
+	echo "building libmicrohttpd $(ls -d libmicrohttpd-1.* | sed 's/libmicrohttpd-//') (HTTPS disabled)${arch:+ for $arch}"
+	(
+		cd libmicrohttpd-1.*
+		if [ -n "$host" ]; then
+			set -- --host="$host" --enable-shared --disable-static
+		else
+			set -- --enable-static --disable-shared
+		fi
+		CC=$cc CFLAGS=$cflags ./configure --prefix="$prefix" --disable-https --without-gnutls --disable-curl \
+		    --disable-doc --disable-examples --disable-tools "$@"
+		make -j2
+		make install
+	) > "$log-mhd.log" 2>&1
+fi
+if [ "$cjson" = 1 ]; then
+	# Just cJSON.c (not cJSON_Utils), with Debian's patches (security
+	# fixes) applied in the order of their quilt series. The header where
+	# Debian and OpenWrt install it: #include <cjson/cJSON.h>.
+	tar xzf "$top"/src/cjson_1.*.orig.tar.gz
+	tar xJf "$top"/src/cjson_1.*.debian.tar.xz -C cJSON-1.*
+	version=$(ls -d cJSON-1.* | sed 's/cJSON-//')
+	echo "building cJSON $version ($(ls "$top"/src/cjson_1.*.dsc | sed 's/.*cjson_//; s/\.dsc$//'))${arch:+ for $arch}"
+	(
+		cd cJSON-1.*
+		while read -r p _; do
+			case $p in ""|"#"*) continue ;; esac
+			patch -p1 -N < "debian/patches/$p"
+		done < debian/patches/series
+		if [ -n "$host" ]; then
+			# As OpenWrt's CMake build names it: libcjson.so.1.
+			# shellcheck disable=SC2086
+			"$cc" $cflags -fPIC -shared -Wl,-soname,libcjson.so.1 \
+			    -o "$prefix/lib/libcjson.so.$version" cJSON.c
+			ln -sf "libcjson.so.$version" "$prefix/lib/libcjson.so.1"
+			ln -sf libcjson.so.1 "$prefix/lib/libcjson.so"
+		else
+			# shellcheck disable=SC2086
+			"$cc" $cflags -c -o cJSON.o cJSON.c
+			rm -f "$prefix/lib/libcjson.a"
+			ar rcs "$prefix/lib/libcjson.a" cJSON.o
+		fi
+		mkdir -p "$prefix/include/cjson"
+		cp cJSON.h "$prefix/include/cjson/"
+	) > "$log-cjson.log" 2>&1
+fi
 rm -rf "$work"
 echo "stack ready in $prefix"

@@ -22,6 +22,10 @@ for arch in armhf mipsel; do
 	# the libraries from build-deps/ARCH.
 	run=("$qemu" -L "/usr/$triplet" -E "LD_LIBRARY_PATH=$top/build-deps/$arch/lib")
 	ok "$arch: an ELF for the target" bash -c "file -L '$bin' | grep -q '$( [ $arch = armhf ] && echo ARM || echo MIPS)'"
+	# The shared libraries a router has, by the sonames OpenWrt's
+	# packages give them (cJSON's CMake build: libcjson.so.1).
+	ok "$arch: links libcjson.so.1, libmicrohttpd and mbedTLS" bash -c \
+	    "$triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libcjson.so.1\]' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmicrohttpd.so' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmbedtls.so'"
 	"$triplet-strip" -o "$T/stripped-$arch" "$bin"
 	echo "# $arch: stripped binary $(stat -c %s "$T/stripped-$arch") bytes ($("${run[@]}" "$bin" --version))"
 

@@ -6,7 +6,8 @@
 # so the image's filesystem is exported and its entrypoint run under
 # chroot as the image's USER, configured by the environment as a
 # container would be; --healthcheck, the image's HEALTHCHECK, is checked
-# while it serves and after. Runs once, in the plain build's pass.
+# while it serves and after; the CA bundle (ACME's trust) is in the image
+# and the ACME variables are taken. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
 [ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,15 +39,20 @@ P
 cid=$(pm create mtasts-httpd:test)
 pm export "$cid" > "$T/image.tar"
 pm rm "$cid" > /dev/null 2>&1	# (it has no systemd to remove a timer from)
-eq "image: nothing but the binary and the state directory" \
-    "$(tar tvf "$T/image.tar" | awk '{print $1, $2, $6}' | sort | tr '\n' '|')" \
-    "-rwxr-xr-x 0/0 mtasts-httpd|drwxr-xr-x 0/0 var/|drwxr-xr-x 0/0 var/lib/|drwxr-xr-x 65532/65532 var/lib/mtasts-httpd/|"
+eq "image: nothing but the binary, the CA bundle and the state directory" \
+    "$(tar tvf "$T/image.tar" | awk '{print $1, $2, $6}' | LC_ALL=C sort | tr '\n' '|')" \
+    "-rw-r--r-- 0/0 etc/ssl/certs/ca-certificates.crt|-rwxr-xr-x 0/0 mtasts-httpd|drwxr-xr-x 0/0 etc/|drwxr-xr-x 0/0 etc/ssl/|drwxr-xr-x 0/0 etc/ssl/certs/|drwxr-xr-x 0/0 var/|drwxr-xr-x 0/0 var/lib/|drwxr-xr-x 65532/65532 var/lib/mtasts-httpd/|"
 
 # The exported filesystem, as the container would see it, plus the
 # certificate volume a compose file would mount.
 root=$T/rootfs
 mkdir -p "$root"
 tar xf "$T/image.tar" -C "$root"
+# The trust for ACME, at ca_bundle's default path: the build machine's
+# Debian bundle, every certificate of it.
+ok "image: the CA bundle is Debian's" cmp -s "$root/etc/ssl/certs/ca-certificates.crt" /etc/ssl/certs/ca-certificates.crt
+n=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$root/etc/ssl/certs/ca-certificates.crt")
+ok "image: the CA bundle holds $n certificates" test "${n:-0}" -ge 100
 mkdir -p "$root/etc/letsencrypt/live/mta-sts.example.com"
 cp "$CERTS/mta-sts.fullchain.crt" "$root/etc/letsencrypt/live/mta-sts.example.com/fullchain.pem"
 cp "$CERTS/mta-sts.key" "$root/etc/letsencrypt/live/mta-sts.example.com/privkey.pem"
@@ -58,6 +64,16 @@ run=("${wrap[@]}" /mtasts-httpd)
 
 "${run[@]}" --healthcheck 2> "$T/hc0"
 eq "image: --healthcheck exits 1 before it serves" "$?" 1
+# ACME by the environment, with no certificate mounted: the variables
+# are taken and the bundle found where ca_bundle looks by default.
+env -i MTASTS_DOMAIN=example.com MTASTS_MODE=testing MTASTS_MX=mail.example.com \
+    MTASTS_ACME_DIRECTORY=https://acme.example.net/directory MTASTS_ACME_EMAIL=hostmaster@example.com \
+    "$(command -v chroot)" --userspec=65532:65532 "$root" /mtasts-httpd --print-policy > "$T/acme.out" 2> "$T/acme.err"
+eq "image: MTASTS_ACME_DIRECTORY, MTASTS_ACME_EMAIL accepted$(head -c 300 "$T/acme.err" | tr '\n' ' ')" "$?" 0
+env -i MTASTS_DOMAIN=example.com MTASTS_MODE=testing MTASTS_MX=mail.example.com \
+    MTASTS_ACME_DIRECTORY=https://acme.example.net/directory MTASTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
+    "$(command -v chroot)" --userspec=65532:65532 "$root" /mtasts-httpd --print-policy > "$T/acme.out" 2> "$T/acme.err"
+eq "image: MTASTS_CA_BUNDLE accepted$(head -c 300 "$T/acme.err" | tr '\n' ' ')" "$?" 0
 WRAP="${wrap[*]}" BIN=/mtasts-httpd start_server - && {
 	eq "image: the server runs as uid 65532" "$(awk '/^Uid:/ {print $2}' "/proc/$SPID/status")" 65532
 	eq "image: serves the policy from certbot's layout" \

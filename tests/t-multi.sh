@@ -95,7 +95,7 @@ eq "--check: a domain's own certificate must cover it" "$?:$(grep ^error "$T/err
 printf 'domain a.example\ncert %s\nkey %s\nmode none\ndomain b.example\nmode none\n' "$c/org.fullchain.crt" "$c/org.key" > "$T/nodef.conf"
 "$BIN" -c "$T/nodef.conf" --check > /dev/null 2> "$T/err"
 eq "no default and a domain without a certificate" "$?:$(cat "$T/err")" \
-    "1:error: $T/nodef.conf:5: domain b.example: no certificate: give 'cert' and 'key' in its block, or before the first domain as the default"
+    "1:error: $T/nodef.conf:5: domain b.example: no certificate: give 'cert' and 'key' in its block, or before the first domain as the default, or set acme_directory to get one by ACME"
 # A default that does not cover a domain, but another configured one does
 printf 'cert %s\nkey %s\ndomain example.com\nmode none\ndomain example.org\nmode none\ndomain example.net\nmode none\ncert %s\nkey %s\n' \
     "$c/org.fullchain.crt" "$c/org.key" "$c/shared.fullchain.crt" "$c/shared.key" > "$T/other.conf"

@@ -38,13 +38,25 @@ eq "--version is VERSION" "$("$BIN" --version | cut -d' ' -f2)" "$version"
 for page in mtasts-httpd.8 mtasts-httpd.conf.5; do
 	ok "$page: .TH names version $version" grep -q "^\.TH .* \"mtasts-httpd $version\" " "$pkg/../../docs/$page"
 done
-ok "depends on libmbedtls and libmicrohttpd" grep -q '^  DEPENDS:=+libmbedtls +libmicrohttpd$' "$pkg/Makefile"
+ok "depends on libmbedtls, libmicrohttpd, cJSON and ca-bundle" grep -q '^  DEPENDS:=+libmbedtls +libmicrohttpd +cJSON +ca-bundle$' "$pkg/Makefile"
+ok "links cJSON" grep -q 'CJSON_LIBS="-lcjson"' "$pkg/Makefile"
 ok "/etc/config/mtasts-httpd is a conffile" grep -A1 'conffiles' "$pkg/Makefile" | grep -q '^/etc/config/mtasts-httpd$'
 ok "state on flash (LOCALSTATEDIR=/etc)" grep -q 'LOCALSTATEDIR=/etc' "$pkg/Makefile"
 ok "procd: USE_PROCD, respawn, no_new_privs, capabilities" bash -c \
     "grep -q '^USE_PROCD=1' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param respawn' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param no_new_privs 1' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param capabilities' '$pkg/files/mtasts-httpd.init'"
 ok "procd: reload on uci commit and on acme.renew" bash -c \
     "grep -q 'procd_add_reload_trigger mtasts-httpd' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_add_raw_trigger acme.renew' '$pkg/files/mtasts-httpd.init'"
+ok "init: the ACME keys are the service user's" grep -q 'chown -R "$USER:$USER" "$state_dir/acme"' "$pkg/files/mtasts-httpd.init"
+# The example's ACME options, uncommented and with the domain's cert and
+# key left out as its comment says: the daemon takes them.
+for o in acme_directory acme_email ca_bundle; do
+	ok "UCI example: $o offered (commented)" grep -q "^	#option $o '" "$pkg/files/mtasts-httpd.config"
+done
+sed -e "s/^	#option \(acme_\|ca_bundle\)/	option \1/" -e '/^	option \(cert\|key\) /d' \
+    "$pkg/files/mtasts-httpd.config" > "$T/acme.uci"
+"$BIN" -c "$T/acme.uci" --print-policy > "$T/policy" 2> "$T/err"
+eq "UCI example with ACME on: parses" "$?" 0
+eq "UCI example with ACME on: nothing to warn about" "$(cat "$T/err")" ""
 ok "capabilities file: JSON with CAP_NET_BIND_SERVICE only" python3 -c "
 import json, sys
 c = json.load(open(sys.argv[1]))

@@ -12,6 +12,8 @@ if [ ! -x "$bin" ]; then
 	exit 0
 fi
 ok "static: statically linked" bash -c "file -L '$bin' | grep -q 'statically linked'"
+ok "static: the image's root has the binary and the CA bundle" \
+    test -x "$top/build-static/rootfs/mtasts-httpd" -a -s "$top/build-static/rootfs/etc/ssl/certs/ca-certificates.crt"
 strip -o "$T/stripped" "$bin"
 echo "# static (musl): stripped binary $(stat -c %s "$T/stripped") bytes ($("$bin" --version))"
 

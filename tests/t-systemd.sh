@@ -3,8 +3,9 @@
 # man pages, systemd unit, sysusers entry); systemd-analyze verify and
 # its offline security score on the unit; the man pages render without
 # a warning; and every system call the server makes on its serve path
-# (strace: start, requests, a reload, SIGTERM) is one the unit's
-# SystemCallFilter allows. Runs once, in the plain build's pass.
+# (strace: start, requests, a reload, SIGTERM) and on its ACME client's
+# (an order against a local HTTPS server that is no ACME server) is one
+# the unit's SystemCallFilter allows. Runs once, in the plain build's pass.
 . "$(dirname "$0")/lib.sh"
 [ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,9 @@ users=$(sed -n 's/^User=//p' "$unit"; awk '$1 == "u" {print $2}' "$root/usr/lib/
 eq "one service user name across systemd, sysusers, OpenWrt and the example" \
     "$(echo $users)" "mtasts mtasts mtasts mtasts mtasts"
 ok "the container's user is numeric" grep -qx 'USER 65532:65532' "$top/docker/Dockerfile"
+# ACME connects out to the CA: no network sandbox that would stop it.
+ok "unit: outgoing IPv4 and IPv6 allowed" grep -qx 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' "$unit"
+ok "unit: no PrivateNetwork, IPAddressDeny or IPAddressAllow" bash -c "! grep -qE '^(PrivateNetwork|IPAddressDeny|IPAddressAllow)=' '$unit'"
 
 if command -v systemd-analyze > /dev/null; then
 	# verify resolves ExecStart and the Documentation= man pages on this
@@ -74,7 +78,76 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 		get -o /dev/null /.well-known/mta-sts.txt
 		stop_server
 	}
-	ok "syscall filter: every call on the serve path is allowed" python3 - "$T/strace" <<-'P'
+	# The ACME client's calls: name lookup, connect, TLS, the account key
+	# created in the state directory, a signed request, a problem
+	# document, a retry scheduled; the serve path meanwhile. The "CA"
+	# serves a directory and a nonce and refuses every account.
+	LEAF=localhost SANS=DNS:localhost sh "$top/certs/mkcert.sh" "$T/acmeca" example.com > /dev/null 2>&1
+	cat > "$T/ca.py" <<-'P'
+	import http.server, json, ssl, sys
+	port, chain, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	base = "https://localhost:%d" % port
+	class H(http.server.BaseHTTPRequestHandler):
+	    protocol_version = "HTTP/1.1"
+	    def reply(self, code, body, ctype="application/json"):
+	        b = json.dumps(body).encode() if body is not None else b""
+	        self.send_response(code)
+	        self.send_header("Content-Type", ctype)
+	        self.send_header("Replay-Nonce", "bm9uY2UtMQ")
+	        self.send_header("Content-Length", str(len(b)))
+	        self.send_header("Connection", "close")
+	        self.end_headers()
+	        if self.command != "HEAD":
+	            self.wfile.write(b)
+	    def do_GET(self):
+	        self.reply(200, {"newNonce": base + "/nonce", "newAccount": base + "/account",
+	            "newOrder": base + "/order", "meta": {"termsOfService": base + "/tos"}})
+	    def do_HEAD(self):
+	        self.reply(200, None)
+	    def do_POST(self):
+	        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+	        self.reply(403, {"type": "urn:ietf:params:acme:error:unauthorized",
+	            "detail": "no accounts here"}, "application/problem+json")
+	    def log_message(self, *a):
+	        pass
+	s = http.server.HTTPServer(("127.0.0.1", port), H)
+	ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	ctx.load_cert_chain(chain, key)
+	s.socket = ctx.wrap_socket(s.socket, server_side=True)
+	s.serve_forever()
+	P
+	aport=$(free_port)
+	python3 "$T/ca.py" "$aport" "$T/acmeca/localhost.fullchain.crt" "$T/acmeca/localhost.key" > "$T/ca.log" 2>&1 &
+	apid=$!
+	CLEANUP+=("kill $apid 2> /dev/null")
+	wait_until 10 bash -c "ss -Hltn 'sport = :$aport' | grep -q ."
+	# example.com has its own certificate, example.net none: ACME's.
+	mkdir -p "$T/aconf"
+	cat > "$T/aconf/c.conf" <<-C
+	listen 127.0.0.1:0
+	state_dir $T/astate
+	acme_directory https://localhost:$aport/directory
+	ca_bundle $T/acmeca/ca.crt
+	domain example.com
+	mode testing
+	mx mail.example.com
+	cert $CERTS/mta-sts.fullchain.crt
+	key $CERTS/mta-sts.key
+	domain example.net
+	mode testing
+	mx mail.example.net
+	C
+	WRAP="strace -D -f -qq -o $T/strace-acme" start_server "$T/aconf/c.conf" && {
+		wait_until 30 grep -q 'acme mta-sts.example.net: order failed' "$SERR"
+		ok "ACME: the CA's refusal is logged$(grep -m 1 'order failed' "$SERR" | tr '\n' ' ')" \
+		    grep -q 'acme mta-sts.example.net: order failed: .*urn:ietf:params:acme:error:unauthorized: no accounts here; retry in [0-9]* s' "$SERR"
+		eq "ACME: the account key is created 0600" "$(find "$T/astate/acme" -type f -name '*.key' -printf '%m\n' | sort -u)" 600
+		get -o /dev/null /.well-known/mta-sts.txt
+		stop_server
+	}
+	kill "$apid" 2> /dev/null
+	cat "$T/strace-acme" >> "$T/strace" 2> /dev/null
+	ok "syscall filter: every call on the serve and ACME paths is allowed" python3 - "$T/strace" <<-'P'
 	import re, subprocess, sys
 	def expand(group, seen=set()):
 	    out = set()

@@ -5,13 +5,19 @@
  * tests write into a fresh directory under $TMPDIR.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <mbedtls/asn1write.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/platform_util.h>
+
 #include "mtasts.h"
+#include "compat.h"	/* the x509 tests use mbedTLS directly */
 
 static int	failures;
 
@@ -1643,13 +1649,1401 @@ out:
 	free(want);
 }
 
+/* ---- x509.c ---- */
+
+/* openssl for cross-checks, when it is there: 1 if cmd exits 0. */
+static int
+x5_sh(const char *cmd)
+{
+	return system(cmd) == 0;
+}
+
+static void
+test_b64url(void)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*out;
+	} t[] = {	/* RFC 4648 10, without padding; RFC 7515 C */
+		{ "", 0, "" },
+		{ "f", 1, "Zg" },
+		{ "fo", 2, "Zm8" },
+		{ "foo", 3, "Zm9v" },
+		{ "foob", 4, "Zm9vYg" },
+		{ "fooba", 5, "Zm9vYmE" },
+		{ "foobar", 6, "Zm9vYmFy" },
+		{ "\xfb\xff", 2, "-_8" },
+		{ "\x03\xec\xff\xe0\xc1", 5, "A-z_4ME" },
+	};
+	char	out[16], what[80];
+	size_t	i;
+	int	n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = b64url(t[i].in, t[i].len, out, sizeof(out));
+		snprintf(what, sizeof(what), "b64url: case %zu is \"%s\"",
+		    i + 1, t[i].out);
+		check(n == (int)strlen(t[i].out) && strcmp(out, t[i].out) == 0,
+		    what, n >= 0 ? out : "-1");
+	}
+	check(b64url("foobar", 6, out, 9) == 8 && b64url("foobar", 6, out,
+	    8) == -1 && b64url("", 0, out, 0) == -1,
+	    "b64url: the NUL must fit in cap", NULL);
+}
+
+/* 32 bytes of x509_rng from a child, after fork(), with or without
+ * x509_rng_fork(). */
+static int
+x5_child_bytes(int call_fork, unsigned char out[32])
+{
+	unsigned char	b[32];
+	ssize_t		n = -1;
+	pid_t		pid;
+	int		fd[2], st;
+
+	if (pipe(fd) == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(fd[0]);
+		if ((call_fork && x509_rng_fork() == -1) ||
+		    x509_rng(NULL, b, sizeof(b)) != 0 ||
+		    write(fd[1], b, sizeof(b)) != (ssize_t)sizeof(b))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	n = read(fd[0], out, 32);
+	close(fd[0]);
+	if (waitpid(pid, &st, 0) == -1 || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return -1;
+	return n == 32 ? 0 : -1;
+}
+
+static void
+test_x509_rng(void)
+{
+	unsigned char	a[32], b[32], c[32], *big = NULL;
+	size_t		i, zero = 0;
+
+	check(x509_rng(NULL, a, sizeof(a)) == 0 &&
+	    x509_rng(NULL, b, sizeof(b)) == 0 && memcmp(a, b, 32) != 0,
+	    "x509_rng: two draws differ", NULL);
+	/* more than one CTR-DRBG request (1024 bytes) at a time */
+	if ((big = calloc(1, 5000)) != NULL) {
+		check(x509_rng(NULL, big, 5000) == 0, "x509_rng: 5000 bytes",
+		    NULL);
+		for (i = 4000; i < 5000; i++)
+			zero += big[i] == 0;
+		check(zero < 40, "x509_rng: the tail of a long draw is filled",
+		    NULL);
+		free(big);
+	}
+	/* After fork() the child must not repeat what the parent draws
+	 * next: the states are the same copy. */
+	check(x5_child_bytes(1, a) == 0 && x509_rng(NULL, b, 32) == 0 &&
+	    memcmp(a, b, 32) != 0,
+	    "x509_rng_fork: the child's bytes are not the parent's", NULL);
+	check(x5_child_bytes(0, c) == 0 && x509_rng(NULL, b, 32) == 0 &&
+	    memcmp(c, b, 32) != 0 && memcmp(c, a, 32) != 0,
+	    "x509_rng: a child that forgot x509_rng_fork still differs", NULL);
+}
+
+/* The public point of pk, "04 || x || y". */
+static int
+x5_point(mbedtls_pk_context *pk, unsigned char out[65])
+{
+	unsigned char	buf[128], *p = buf + sizeof(buf);
+
+	if (mbedtls_pk_write_pubkey(&p, buf, pk) != 65)
+		return -1;
+	memcpy(out, p, 65);
+	return 0;
+}
+
+/* r || s back to DER, and mbedTLS's verification of it over msg. */
+static int
+x5_verify(struct ec_key *k, const void *msg, size_t len,
+    const unsigned char sig[64])
+{
+	unsigned char	der[80], *p = der + sizeof(der), hash[32];
+	mbedtls_mpi	r, s;
+	size_t		n = 0;
+	int		ret = -1, w;
+
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	if (mbedtls_mpi_read_binary(&r, sig, 32) != 0 ||
+	    mbedtls_mpi_read_binary(&s, sig + 32, 32) != 0 ||
+	    (w = mbedtls_asn1_write_mpi(&p, der, &s)) < 0)
+		goto out;
+	n += (size_t)w;
+	if ((w = mbedtls_asn1_write_mpi(&p, der, &r)) < 0)
+		goto out;
+	n += (size_t)w;
+	if ((w = mbedtls_asn1_write_len(&p, der, n)) < 0)
+		goto out;
+	n += (size_t)w;
+	if ((w = mbedtls_asn1_write_tag(&p, der, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE)) < 0)
+		goto out;
+	n += (size_t)w;
+	if (compat_sha256(msg, len, hash) != 0)
+		goto out;
+	ret = mbedtls_pk_verify(eckey_pk(k), MBEDTLS_MD_SHA256, hash, 32, p,
+	    n);
+out:
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	return ret;
+}
+
+/* A P-384 key in PEM, made here: one eckey_parse must refuse. */
+static char *
+x5_p384_pem(void)
+{
+	mbedtls_pk_context	pk;
+	unsigned char		buf[1024];
+	char			*s = NULL;
+
+	mbedtls_pk_init(&pk);
+	if (mbedtls_pk_setup(&pk,
+	    mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) == 0 &&
+	    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP384R1, mbedtls_pk_ec(pk),
+	    x509_rng, NULL) == 0 &&
+	    mbedtls_pk_write_key_pem(&pk, buf, sizeof(buf)) == 0)
+		s = strdup((char *)buf);
+	mbedtls_pk_free(&pk);
+	return s;
+}
+
+static void
+test_eckey(const char *dir)
+{
+	struct ec_key	*k = NULL, *k2 = NULL, *bad = NULL;
+	unsigned char	 pt[65], sig[64], hash[32];
+	char		 jwk[200], jwk2[200], x[44], y[44], want[200];
+	char		 tp[44], tp2[44], err[256], cmd[1024], msg[40];
+	char		*pem = NULL, *p384 = NULL, *both = NULL, *s = NULL;
+	size_t		 i;
+	int		 n, ok, short_rs = 0;
+
+	err[0] = '\0';
+	k = eckey_new(err, sizeof(err));
+	check(k != NULL, "eckey_new: a P-256 key", err);
+	if (k == NULL)
+		return;
+
+	/* RFC 7638 3.2: exactly the members, in order, no white space */
+	n = eckey_jwk(k, jwk, sizeof(jwk));
+	ok = x5_point(eckey_pk(k), pt) == 0 && pt[0] == 0x04 &&
+	    b64url(pt + 1, 32, x, sizeof(x)) == 43 &&
+	    b64url(pt + 33, 32, y, sizeof(y)) == 43;
+	snprintf(want, sizeof(want), "{\"crv\":\"P-256\",\"kty\":\"EC\","
+	    "\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+	check(ok && n == (int)strlen(want) && strcmp(jwk, want) == 0,
+	    "eckey_jwk: crv, kty, x, y of the public point", jwk);
+	check(eckey_jwk(k, jwk2, (size_t)n) == -1 &&
+	    eckey_jwk(k, jwk2, (size_t)n + 1) == n,
+	    "eckey_jwk: -1 when cap is too small", NULL);
+	check(eckey_thumbprint(k, tp) == 0 && strlen(tp) == 43 &&
+	    compat_sha256((unsigned char *)jwk, strlen(jwk), hash) == 0 &&
+	    b64url(hash, 32, tp2, sizeof(tp2)) == 43 && strcmp(tp, tp2) == 0,
+	    "eckey_thumbprint: base64url(SHA-256(JWK))", tp);
+
+	/* ES256 over many messages: some r or s will be short (top byte
+	 * zero) and must come out left-padded. */
+	ok = 1;
+	for (i = 0; ok && (i < 100 || (short_rs == 0 && i < 3000)); i++) {
+		n = snprintf(msg, sizeof(msg), "message %zu", i);
+		ok = eckey_sign(k, msg, (size_t)n, sig) == 0 &&
+		    x5_verify(k, msg, (size_t)n, sig) == 0;
+		short_rs += sig[0] == 0 || sig[32] == 0;
+	}
+	check(ok && short_rs > 0, "eckey_sign: ES256 signatures verify, "
+	    "short r or s among them", msg);
+	sig[10] ^= 1;
+	check(x5_verify(k, msg, strlen(msg), sig) != 0,
+	    "eckey_sign: a changed signature does not verify", NULL);
+	check(eckey_sign(k, "", 0, sig) == 0 && x5_verify(k, "", 0, sig) == 0,
+	    "eckey_sign: an empty message", NULL);
+
+	/* PEM round trip */
+	pem = eckey_pem(k);
+	check(pem != NULL && strncmp(pem, "-----BEGIN EC PRIVATE KEY-----\n",
+	    31) == 0, "eckey_pem: an EC PRIVATE KEY block", pem);
+	if (pem != NULL) {
+		k2 = eckey_parse(pem, strlen(pem), err, sizeof(err));
+		check(k2 != NULL && eckey_jwk(k2, jwk2, sizeof(jwk2)) > 0 &&
+		    strcmp(jwk, jwk2) == 0,
+		    "eckey_parse: eckey_pem's text is the same key", err);
+		/* a signature by the parsed key verifies under the first */
+		check(k2 != NULL && eckey_sign(k2, "x", 1, sig) == 0 &&
+		    x5_verify(k, "x", 1, sig) == 0,
+		    "eckey_parse: the parsed key signs as the original", NULL);
+		eckey_free(k2);
+		k2 = NULL;
+		/* not NUL-terminated where len ends: the copy is */
+		if ((s = malloc(strlen(pem) + 8)) != NULL) {
+			memcpy(s, pem, strlen(pem));
+			memcpy(s + strlen(pem), "garbage", 8);
+			k2 = eckey_parse(s, strlen(pem), err, sizeof(err));
+			check(k2 != NULL, "eckey_parse: len bounds the text",
+			    err);
+			eckey_free(k2);
+			k2 = NULL;
+			free(s);
+			s = NULL;
+		}
+		/* the ACME file: the chain, then the key */
+		if ((both = malloc(strlen(pem) + 200)) != NULL) {
+			snprintf(both, strlen(pem) + 200, "-----BEGIN "
+			    "CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+			    "\n%s", pem);
+			k2 = eckey_parse(both, strlen(both), err, sizeof(err));
+			check(k2 != NULL && eckey_jwk(k2, jwk2,
+			    sizeof(jwk2)) > 0 && strcmp(jwk, jwk2) == 0,
+			    "eckey_parse: the key after a certificate", err);
+			eckey_free(k2);
+			k2 = NULL;
+		}
+	}
+	err[0] = '\0';
+	bad = eckey_parse("-----BEGIN EC PRIVATE KEY-----\nAAAA\n"
+	    "-----END EC PRIVATE KEY-----\n", 65, err, sizeof(err));
+	check(bad == NULL && strncmp(err, "key: ", 5) == 0,
+	    "eckey_parse: a broken key is refused", err);
+	eckey_free(bad);
+	err[0] = '\0';
+	bad = eckey_parse("", 0, err, sizeof(err));
+	check(bad == NULL && err[0] != '\0', "eckey_parse: empty input", err);
+	eckey_free(bad);
+	if ((p384 = x5_p384_pem()) != NULL) {
+		err[0] = '\0';
+		bad = eckey_parse(p384, strlen(p384), err, sizeof(err));
+		check(bad == NULL && strstr(err, "not an EC P-256 key") != NULL,
+		    "eckey_parse: a P-384 key is refused", err);
+		eckey_free(bad);
+	}
+
+	/* Cross-checks with openssl: its PKCS#8 P-256 key parses, and it
+	 * accepts the key eckey_pem wrote. */
+	if (!x5_sh("command -v openssl > /dev/null 2>&1")) {
+		check(1, "x509: openssl cross-checks skipped (no openssl)",
+		    NULL);
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm EC -pkeyopt "
+	    "ec_paramgen_curve:P-256 -out '%s/p8.pem' 2> /dev/null", dir);
+	if (x5_sh(cmd) && (s = slurp(dir, "p8.pem")) != NULL) {
+		k2 = eckey_parse(s, strlen(s), err, sizeof(err));
+		check(k2 != NULL && strstr(s, "BEGIN PRIVATE KEY") != NULL,
+		    "eckey_parse: openssl's PKCS#8 P-256 key", err);
+		mbedtls_platform_zeroize(s, strlen(s));
+		free(s);
+		s = NULL;
+		/* and openssl reads ours */
+		if (k2 != NULL && pem != NULL) {
+			st_put(dir, "ours.pem", pem);
+			snprintf(cmd, sizeof(cmd), "openssl ec -in '%s/ours.pem' "
+			    "-noout -check 2>&1 | grep -q 'EC Key valid'",
+			    dir);
+			check(x5_sh(cmd), "eckey_pem: openssl checks the key",
+			    NULL);
+		}
+		eckey_free(k2);
+		k2 = NULL;
+	}
+out:
+	if (pem != NULL)
+		mbedtls_platform_zeroize(pem, strlen(pem));
+	free(pem);
+	free(p384);
+	free(both);
+	eckey_free(k);
+}
+
+/* The SAN extension as it must appear in DER, for a host < 120 bytes:
+ * OID, OCTET STRING { SEQUENCE { [2] host } } (not critical: no BOOLEAN
+ * between). */
+static size_t
+x5_san(const char *host, unsigned char *out)
+{
+	size_t	l = strlen(host), n = 0;
+
+	memcpy(out, "\x06\x03\x55\x1d\x11", 5);
+	n = 5;
+	out[n++] = 0x04;
+	out[n++] = (unsigned char)(l + 4);
+	out[n++] = 0x30;
+	out[n++] = (unsigned char)(l + 2);
+	out[n++] = 0x82;
+	out[n++] = (unsigned char)l;
+	memcpy(out + n, host, l);
+	return n + l;
+}
+
+/*
+ * Does the signature after tbs (a CSR's info, a certificate's TBS) in
+ * raw, AlgorithmIdentifier ecdsa-with-SHA256 and a BIT STRING, verify
+ * under pk? Read from the DER: mbedTLS 3 keeps its parsed copy private.
+ */
+static int
+x5_signed(const mbedtls_x509_buf *raw, const mbedtls_x509_buf *tbs,
+    mbedtls_pk_context *pk)
+{
+	unsigned char	*p = tbs->p + tbs->len, *end = raw->p + raw->len;
+	unsigned char	 hash[32];
+	mbedtls_asn1_buf alg, params;
+	size_t		 n;
+
+	if (mbedtls_asn1_get_alg(&p, end, &alg, &params) != 0 ||
+	    MBEDTLS_OID_CMP(MBEDTLS_OID_ECDSA_SHA256, &alg) != 0 ||
+	    mbedtls_asn1_get_bitstring_null(&p, end, &n) != 0 ||
+	    p + n != end ||
+	    compat_sha256(tbs->p, tbs->len, hash) != 0)
+		return -1;
+	return mbedtls_pk_verify(pk, MBEDTLS_MD_SHA256, hash, 32, p, n) == 0 ?
+	    0 : -1;
+}
+
+/* Write len bytes to dir/name. */
+static void
+x5_put(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char	path[512];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) != NULL) {
+		fwrite(buf, 1, len, f);
+		fclose(f);
+	}
+}
+
+static void
+test_x509_csr(const char *dir, int have_openssl)
+{
+	static const char	*hosts[] = {
+		"mta-sts.example.com",
+		/* 100 bytes: longer than a CN may be */
+		"mta-sts.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com",
+	};
+	struct ec_key		*k = NULL;
+	mbedtls_x509_csr	 csr;
+	unsigned char		*der = NULL, san[200];
+	char			 err[256], dn[300], want[100], what[200];
+	char			 cmd[1024], host[300];
+	size_t			 len = 0, i, sl;
+	int			 rc;
+
+	if ((k = eckey_new(err, sizeof(err))) == NULL) {
+		check(0, "x509_csr: a key", err);
+		return;
+	}
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		mbedtls_x509_csr_init(&csr);
+		err[0] = '\0';
+		rc = x509_csr(k, hosts[i], &der, &len, err, sizeof(err));
+		snprintf(what, sizeof(what), "x509_csr: %zu-byte host",
+		    strlen(hosts[i]));
+		check(rc == 0, what, err);
+		if (rc != 0)
+			continue;
+		sl = x5_san(hosts[i], san);
+		snprintf(what, sizeof(what), "x509_csr: %zu-byte host: the "
+		    "SAN, non-critical", strlen(hosts[i]));
+		check(memmem(der, len, san, sl) != NULL, what, NULL);
+		if (strlen(hosts[i]) > 64) {
+			/* mbedTLS refuses an empty subject; CAs take it */
+			snprintf(what, sizeof(what), "x509_csr: %zu-byte host: "
+			    "no CN", strlen(hosts[i]));
+			check(memmem(der, len, "\x06\x03\x55\x04\x03",
+			    5) == NULL && memmem(der, len, "\x30\x00",
+			    2) != NULL, what, NULL);
+		} else {
+			snprintf(want, sizeof(want), "CN=%s", hosts[i]);
+			snprintf(what, sizeof(what), "x509_csr: %zu-byte host: "
+			    "parses, subject \"%s\"", strlen(hosts[i]), want);
+			check(mbedtls_x509_csr_parse_der(&csr, der, len) == 0 &&
+			    mbedtls_x509_dn_gets(dn, sizeof(dn),
+			    &csr.subject) > 0 && strcmp(dn, want) == 0, what,
+			    dn);
+			snprintf(what, sizeof(what), "x509_csr: %zu-byte host: "
+			    "signed by the key (SHA-256)", strlen(hosts[i]));
+			check(x5_signed(&csr.raw, &csr.cri, eckey_pk(k)) == 0,
+			    what, NULL);
+		}
+		if (have_openssl) {
+			x5_put(dir, "csr.der", der, len);
+			snprintf(cmd, sizeof(cmd), "openssl req -inform DER -in "
+			    "'%s/csr.der' -verify -noout -text 2>&1 | "
+			    "grep -q 'DNS:%s$'", dir, hosts[i]);
+			snprintf(what, sizeof(what), "x509_csr: %zu-byte host: "
+			    "openssl verifies it, sees the SAN",
+			    strlen(hosts[i]));
+			check(x5_sh(cmd), what, NULL);
+		}
+		mbedtls_x509_csr_free(&csr);
+		free(der);
+		der = NULL;
+	}
+
+	/* the longest name DNS has: lengths in two bytes */
+	memset(host, 'a', 253);
+	host[253] = '\0';
+	for (i = 63; i < 253; i += 64)
+		host[i] = '.';
+	check(x509_csr(k, host, &der, &len, err, sizeof(err)) == 0 &&
+	    len > 253 * 2 - 64, "x509_csr: a 253-byte host", err);
+	free(der);
+	der = NULL;
+	host[253] = 'a';
+	host[254] = '\0';
+	err[0] = '\0';
+	check(x509_csr(k, host, &der, &len, err, sizeof(err)) == -1 &&
+	    strstr(err, "not a host name") != NULL,
+	    "x509_csr: a 254-byte host is refused", err);
+	err[0] = '\0';
+	check(x509_csr(k, "a,CN=b.example", &der, &len, err,
+	    sizeof(err)) == -1 && strstr(err, "not a host name") != NULL,
+	    "x509_csr: no DN syntax through the host", err);
+	eckey_free(k);
+}
+
+/* What the extension callback saw of id-pe-acmeIdentifier. */
+struct x5_ext {
+	int		n, critical, other;
+	unsigned char	val[64];
+	size_t		len;
+};
+
+static int
+x5_ext_cb(void *ctx, mbedtls_x509_crt const *crt,
+    mbedtls_x509_buf const *oid, int critical, const unsigned char *p,
+    const unsigned char *end)
+{
+	struct x5_ext	*e = ctx;
+
+	(void)crt;
+	if (oid->len != 8 || memcmp(oid->p,
+	    "\x2b\x06\x01\x05\x05\x07\x01\x1f", 8) != 0) {
+		e->other++;
+		return MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
+	}
+	e->n++;
+	e->critical = critical;
+	e->len = (size_t)(end - p);
+	if (e->len <= sizeof(e->val))
+		memcpy(e->val, p, e->len);
+	return 0;
+}
+
+static void
+test_x509_acme_cert(const char *dir, int have_openssl)
+{
+	static const char	*hosts[] = {
+		"mta-sts.example.com",
+		"mta-sts.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com",
+	};
+	struct ec_key		*key = NULL;
+	mbedtls_x509_crt	 crt;
+	struct x5_ext		 e;
+	unsigned char		 digest[32], *der = NULL;
+	unsigned char		 a[65], b[65], san[200];
+	char			 err[256], what[120], cmd[1024], dn[300];
+	size_t			 len = 0, i, sl;
+	int			 rc, long_host;
+
+	for (i = 0; i < 32; i++)
+		digest[i] = (unsigned char)(0xa0 + i);
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		long_host = strlen(hosts[i]) > 64;
+		mbedtls_x509_crt_init(&crt);
+		memset(&e, 0, sizeof(e));
+		err[0] = '\0';
+		rc = x509_acme_cert(hosts[i], digest, &der, &len, &key, err,
+		    sizeof(err));
+		snprintf(what, sizeof(what), "x509_acme_cert: %s host: "
+		    "parses with the extension callback",
+		    long_host ? "long" : "short");
+		check(rc == 0 && mbedtls_x509_crt_parse_der_with_ext_cb(&crt,
+		    der, len, 1, x5_ext_cb, &e) == 0, what, err);
+		if (rc != 0)
+			continue;
+		snprintf(what, sizeof(what), "x509_acme_cert: %s host: "
+		    "acmeIdentifier critical, OCTET STRING of the digest",
+		    long_host ? "long" : "short");
+		check(e.n == 1 && e.other == 0 && e.critical == 1 &&
+		    e.len == 34 && e.val[0] == 0x04 && e.val[1] == 32 &&
+		    memcmp(e.val + 2, digest, 32) == 0, what, NULL);
+		sl = x5_san(hosts[i], san);
+		snprintf(what, sizeof(what), "x509_acme_cert: %s host: the "
+		    "only SAN", long_host ? "long" : "short");
+		check(crt.subject_alt_names.next == NULL &&
+		    crt.subject_alt_names.buf.tag ==
+		    (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2) &&
+		    crt.subject_alt_names.buf.len == strlen(hosts[i]) &&
+		    memcmp(crt.subject_alt_names.buf.p, hosts[i],
+		    strlen(hosts[i])) == 0 && memmem(der, len, san, sl) != NULL,
+		    what, NULL);
+		mbedtls_x509_dn_gets(dn, sizeof(dn), &crt.subject);
+		snprintf(what, sizeof(what), "x509_acme_cert: %s host: "
+		    "subject %s", long_host ? "long" : "short",
+		    long_host ? "a fixed CN" : "CN=host");
+		check(long_host ? strcmp(dn, "CN=ACME TLS-ALPN-01 "
+		    "validation") == 0 : strncmp(dn, "CN=", 3) == 0 &&
+		    strcmp(dn + 3, hosts[i]) == 0, what, dn);
+		snprintf(what, sizeof(what), "x509_acme_cert: %s host: "
+		    "self-signed by the key returned, valid now",
+		    long_host ? "long" : "short");
+		check(x5_point(&crt.pk, a) == 0 &&
+		    x5_point(eckey_pk(key), b) == 0 && memcmp(a, b, 65) == 0 &&
+		    x5_signed(&crt.raw, &crt.tbs, &crt.pk) == 0 &&
+		    crt.version == 3 && crt.serial.len == 16 &&
+		    (crt.serial.p[0] & 0x80) == 0 && crt.serial.p[0] != 0 &&
+		    mbedtls_x509_time_is_past(&crt.valid_from) &&
+		    mbedtls_x509_time_is_future(&crt.valid_to) &&
+		    crt.valid_to.year * 10000 + crt.valid_to.mon * 100 +
+		    crt.valid_to.day < (crt.valid_from.year + 1) * 10000 +
+		    crt.valid_from.mon * 100 + crt.valid_from.day,
+		    what, NULL);
+		if (have_openssl) {
+			x5_put(dir, "acme.der", der, len);
+			snprintf(cmd, sizeof(cmd), "t=$(openssl x509 -inform "
+			    "DER -in '%s/acme.der' -noout -text 2>&1) && "
+			    "echo \"$t\" | grep -q '1.3.6.1.5.5.7.1.31: "
+			    "critical' && echo \"$t\" | grep -q 'DNS:%s$' && "
+			    "openssl x509 -inform DER -in '%s/acme.der' "
+			    "-noout -checkend 518000 > /dev/null",
+			    dir, hosts[i], dir);
+			snprintf(what, sizeof(what), "x509_acme_cert: %s "
+			    "host: openssl sees the extension and the SAN",
+			    long_host ? "long" : "short");
+			check(x5_sh(cmd), what, NULL);
+		}
+		/* each one has its own key and serial */
+		if (i == 0) {
+			struct ec_key	*key2 = NULL;
+			unsigned char	*der2 = NULL;
+			size_t		 len2 = 0;
+
+			check(x509_acme_cert(hosts[0], digest, &der2, &len2,
+			    &key2, err, sizeof(err)) == 0 &&
+			    x5_point(eckey_pk(key2), a) == 0 &&
+			    memcmp(a, b, 65) != 0 && len2 > 100 &&
+			    memmem(der2, len2, crt.serial.p, 16) == NULL,
+			    "x509_acme_cert: a fresh key and serial each time",
+			    err);
+			eckey_free(key2);
+			free(der2);
+		}
+		mbedtls_x509_crt_free(&crt);
+		eckey_free(key);
+		key = NULL;
+		free(der);
+		der = NULL;
+	}
+	err[0] = '\0';
+	check(x509_acme_cert("", digest, &der, &len, &key, err,
+	    sizeof(err)) == -1 && key == NULL && err[0] != '\0',
+	    "x509_acme_cert: an empty host is refused", err);
+}
+
+/* What x509_info makes of t: where time_t has 32 bits (armhf, Debian
+ * 12) times after 2038 saturate. */
+static time_t
+x5_time(long long t)
+{
+	if (sizeof(time_t) < 8 && t > INT32_MAX)
+		return (time_t)INT32_MAX;
+	return (time_t)t;
+}
+
+/* A certificate made here, with the facts x509_info must read back. */
+static char *
+x5_cert_pem(const char *from, const char *until,
+    const unsigned char *serial, size_t slen, const char *const *sans)
+{
+	mbedtls_x509write_cert	 w;
+	unsigned char		 san[600], *p = san + sizeof(san);
+	unsigned char		 buf[2048], pem[4096];
+	struct ec_key		*k = NULL;
+	char			 err[100], *s = NULL;
+	size_t			 n = 0, i, olen;
+	int			 ret;
+
+	mbedtls_x509write_crt_init(&w);
+	if ((k = eckey_new(err, sizeof(err))) == NULL)
+		goto out;
+	for (i = 0; sans[i] != NULL; i++)
+		;
+	while (i-- > 0) {
+		if ((ret = mbedtls_asn1_write_raw_buffer(&p, san,
+		    (const unsigned char *)sans[i], strlen(sans[i]))) < 0)
+			goto out;
+		n += (size_t)ret + (size_t)mbedtls_asn1_write_len(&p, san,
+		    strlen(sans[i]));
+		n += (size_t)mbedtls_asn1_write_tag(&p, san,
+		    MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2);
+	}
+	n += (size_t)mbedtls_asn1_write_len(&p, san, n);
+	n += (size_t)mbedtls_asn1_write_tag(&p, san,
+	    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE);
+	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(&w, eckey_pk(k));
+	mbedtls_x509write_crt_set_issuer_key(&w, eckey_pk(k));
+	if (compat_crt_set_serial(&w, (unsigned char *)serial, slen) != 0 ||
+	    mbedtls_x509write_crt_set_subject_name(&w, "CN=Test") != 0 ||
+	    mbedtls_x509write_crt_set_issuer_name(&w, "CN=Test CA") != 0 ||
+	    mbedtls_x509write_crt_set_validity(&w, from, until) != 0 ||
+	    mbedtls_x509write_crt_set_extension(&w,
+	    MBEDTLS_OID_SUBJECT_ALT_NAME,
+	    MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, p, n) != 0 ||
+	    (ret = mbedtls_x509write_crt_der(&w, buf, sizeof(buf), x509_rng,
+	    NULL)) < 0 ||
+	    mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
+	    "-----END CERTIFICATE-----\n", buf + sizeof(buf) - ret,
+	    (size_t)ret, pem, sizeof(pem), &olen) != 0)
+		goto out;
+	s = strdup((char *)pem);
+out:
+	mbedtls_x509write_crt_free(&w);
+	eckey_free(k);
+	return s;
+}
+
+static void
+test_x509_info(const char *dir, int have_openssl)
+{
+	static const char *const	 sans[] = { "mta-sts.example.com",
+	    "*.example.net", "Other.Example.ORG", NULL };
+	static const char *const	 sans2[] = { "second.example", NULL };
+	static const unsigned char	 serial[] = { 0x00, 0x8f, 0x01, 0x02 };
+	static const unsigned char	 serial2[] = { 0x7f };
+	static const struct {
+		const char	*host;
+		int		 covers;
+	} t[] = {
+		{ "mta-sts.example.com", 1 },
+		{ "MTA-STS.example.COM", 1 },
+		{ "mta-sts.example.com.", 1 },
+		{ "mta-sts.example.net", 1 },	/* the wildcard */
+		{ "a.b.example.net", 0 },	/* one label only */
+		{ "example.net", 0 },
+		{ "other.example.org", 1 },
+		{ "example.com", 0 },
+		{ "xmta-sts.example.com", 0 },
+	};
+	struct x509_info	 info;
+	char			*pem = NULL, *pem2 = NULL, *chain = NULL;
+	char			 err[256], what[120], cmd[1024], *s = NULL;
+	size_t			 i, n;
+	time_t			 far;
+	int			 rc;
+
+	far = x5_time(4102444799LL);
+	pem = x5_cert_pem("20240229120000", "20991231235959", serial,
+	    sizeof(serial), sans);
+	pem2 = x5_cert_pem("20490101000000", "20500101000000", serial2,
+	    sizeof(serial2), sans2);
+	if (pem == NULL || pem2 == NULL) {
+		check(0, "x509_info: test certificates", NULL);
+		goto out;
+	}
+	err[0] = '\0';
+	rc = x509_info(pem, strlen(pem), "mta-sts.example.com", &info, err,
+	    sizeof(err));
+	check(rc == 0 && info.not_before == 1709208000 &&
+	    info.not_after == far,
+	    "x509_info: notBefore, notAfter (a leap day; 2099)", err);
+	check(rc == 0 && strcmp(info.serial, "8F0102") == 0,
+	    "x509_info: serial in hex, no leading zero byte", info.serial);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rc = x509_info(pem, strlen(pem), t[i].host, &info, err,
+		    sizeof(err));
+		snprintf(what, sizeof(what), "x509_info: %s %s covered",
+		    t[i].host, t[i].covers ? "is" : "is not");
+		check(rc == 0 && info.covers == t[i].covers, what, err);
+	}
+	check(x509_info(pem, strlen(pem), NULL, &info, err,
+	    sizeof(err)) == 0 && info.covers == 0,
+	    "x509_info: no host, covers nothing", err);
+	/* UTCTime up to 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5) */
+	rc = x509_info(pem2, strlen(pem2), "second.example", &info, err,
+	    sizeof(err));
+	check(rc == 0 && info.not_before == x5_time(2493072000LL) &&
+	    info.covers && strcmp(info.serial, "7F") == 0,
+	    "x509_info: 2049 UTCTime, serial 7F", info.serial);
+	check(rc == 0 && info.not_after == x5_time(2524608000LL),
+	    "x509_info: 2050 GeneralizedTime", err);
+
+	/* the first certificate of a chain counts; a key after it is fine */
+	n = strlen(pem) + strlen(pem2) + 200;
+	if ((chain = malloc(n)) == NULL)
+		goto out;
+	snprintf(chain, n, "%s%s-----BEGIN EC PRIVATE KEY-----\nAAAA\n"
+	    "-----END EC PRIVATE KEY-----\n", pem2, pem);
+	check(x509_info(chain, strlen(chain), "second.example", &info, err,
+	    sizeof(err)) == 0 && info.covers &&
+	    strcmp(info.serial, "7F") == 0,
+	    "x509_info: the first certificate of a chain", err);
+	/* len bounds the text: only the first certificate is in it */
+	check(x509_info(chain, strlen(pem2), "second.example", &info, err,
+	    sizeof(err)) == 0 && strcmp(info.serial, "7F") == 0,
+	    "x509_info: len bounds the text", err);
+	err[0] = '\0';
+	check(x509_info(chain, strlen(pem2) - 30, "second.example", &info, err,
+	    sizeof(err)) == -1 && err[0] != '\0',
+	    "x509_info: a cut certificate is an error", err);
+	err[0] = '\0';
+	check(x509_info("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC "
+	    "PRIVATE KEY-----\n", 60, "x", &info, err, sizeof(err)) == -1 &&
+	    strstr(err, "no PEM certificate") != NULL,
+	    "x509_info: no certificate is an error", err);
+	err[0] = '\0';
+	check(x509_info("", 0, "x", &info, err, sizeof(err)) == -1 &&
+	    err[0] != '\0', "x509_info: empty input", err);
+	/* garbage inside the PEM armour */
+	memcpy(chain, pem2, strlen(pem2) + 1);
+	chain[40] = chain[40] == 'A' ? 'B' : 'A';
+	chain[41] = chain[41] == 'A' ? 'B' : 'A';
+	err[0] = '\0';
+	check(x509_info(chain, strlen(chain), "x", &info, err,
+	    sizeof(err)) == -1 && strncmp(err, "certificate: ", 13) == 0,
+	    "x509_info: a damaged certificate is an error", err);
+
+	if (have_openssl) {
+		st_put(dir, "info.pem", pem);
+		snprintf(cmd, sizeof(cmd), "openssl x509 -in '%s/info.pem' "
+		    "-noout -serial > '%s/serial' 2>&1", dir, dir);
+		s = x5_sh(cmd) ? slurp(dir, "serial") : NULL;
+		check(s != NULL && strcmp(s, "serial=8F0102\n") == 0,
+		    "x509_info: the serial as openssl prints it", s);
+		free(s);
+	}
+out:
+	free(pem);
+	free(pem2);
+	free(chain);
+}
+
+static void
+test_x509(void)
+{
+	char	dir[256];
+	int	have_openssl;
+
+	snprintf(dir, sizeof(dir), "%s/unit-x509.%ld",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+	if (mkdir(dir, 0700) == -1) {
+		check(0, "x509: a scratch directory", strerror(errno));
+		return;
+	}
+	have_openssl = x5_sh("command -v openssl > /dev/null 2>&1");
+	test_b64url();
+	test_x509_rng();
+	test_eckey(dir);
+	test_x509_csr(dir, have_openssl);
+	test_x509_acme_cert(dir, have_openssl);
+	test_x509_info(dir, have_openssl);
+	system_rm(dir);
+}
+
+/* ---- fetch.c: the HTTP response parser; "unit fetch" for t-fetch.sh ---- */
+
+/* fetch_parse on a C string; *r filled, err set; rc returned. */
+static int
+fparse(const char *s, struct fetch_resp *r, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return fetch_parse(s, strlen(s), r, err, errlen);
+}
+
+/* fetch_parse must fail on s with an error containing want. */
+static void
+fparse_bad(const char *what, const char *s, const char *want)
+{
+	struct fetch_resp	r;
+	char			err[256], msg[400];
+	int			rc;
+
+	rc = fparse(s, &r, err, sizeof(err));
+	snprintf(msg, sizeof(msg), "rc %d, err \"%s\", want \"%s\"", rc, err,
+	    want);
+	check(rc == -1 && strstr(err, want) != NULL && r.body == NULL, what,
+	    msg);
+	fetch_resp_free(&r);
+}
+
+/* fetch_parse must succeed on s with this status and body. */
+static void
+fparse_ok(const char *what, const char *s, int status, const char *body,
+    struct fetch_resp *r)
+{
+	char	err[256], msg[400];
+	int	rc;
+
+	rc = fparse(s, r, err, sizeof(err));
+	snprintf(msg, sizeof(msg), "rc %d (%s), status %d, body \"%.100s\"",
+	    rc, err, r->status, r->body ? r->body : "(null)");
+	check(rc == 0 && r->status == status && r->body != NULL &&
+	    r->body_len == strlen(body) && strcmp(r->body, body) == 0, what,
+	    msg);
+}
+
+/* fetch_parse must fail on s[0..len) with an error containing want, and
+ * that error, though it quotes the response, must hold only printable
+ * ASCII (no CR, ESC, DEL: it goes to the log) and no more than 60 bytes
+ * of the response. */
+static void
+fparse_quoted(const char *what, const char *s, size_t len, const char *want)
+{
+	struct fetch_resp	r;
+	char			err[512], msg[700];
+	size_t			i;
+	int			rc, clean = 1;
+
+	err[0] = '\0';
+	rc = fetch_parse(s, len, &r, err, sizeof(err));
+	for (i = 0; err[i] != '\0'; i++)
+		if ((unsigned char)err[i] < 0x20 ||
+		    (unsigned char)err[i] >= 0x7f)
+			clean = 0;
+	/* printable already: for the message */
+	snprintf(msg, sizeof(msg), "rc %d, err \"%s\", want \"%s\"", rc,
+	    clean ? err : "(has control bytes)", want);
+	check(rc == -1 && clean && strstr(err, want) != NULL &&
+	    strlen(err) < 60 + 70, what, msg);
+	fetch_resp_free(&r);
+}
+
+/* Retry-After: value as the only interesting field; the result. */
+static long
+fparse_retry(const char *value)
+{
+	struct fetch_resp	r;
+	char			buf[300], err[256];
+	long			ra;
+
+	snprintf(buf, sizeof(buf), "HTTP/1.1 503 Busy\r\nRetry-After: %s\r\n"
+	    "Content-Length: 0\r\n\r\n", value);
+	if (fparse(buf, &r, err, sizeof(err)) == -1)
+		return -2;
+	ra = r.retry_after;
+	fetch_resp_free(&r);
+	return ra;
+}
+
+/* A response of head + body, body n bytes of 'x' (malloc'd). */
+static char *
+fbig(const char *head, size_t n, size_t *len)
+{
+	size_t	 hl = strlen(head);
+	char	*s;
+
+	if ((s = malloc(hl + n + 1)) == NULL)
+		return NULL;
+	memcpy(s, head, hl);
+	memset(s + hl, 'x', n);
+	s[hl + n] = '\0';
+	*len = hl + n;
+	return s;
+}
+
+static void
+test_fetch(void)
+{
+	struct fetch_resp	 r;
+	char			 err[256], msg[300], buf[2048], *big = NULL;
+	size_t			 len, i;
+	time_t			 t0, t1;
+	long			 ra;
+	int			 rc;
+
+	fparse_ok("fetch: Content-Length body",
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/json; "
+	    "charset=utf-8\r\nContent-Length: 5\r\n\r\nhello", 200, "hello",
+	    &r);
+	check(strcmp(r.content_type, "application/json") == 0 &&
+	    r.nonce[0] == '\0' && r.location[0] == '\0' &&
+	    r.retry_after == -1, "fetch: media type without parameters; "
+	    "absent fields empty", r.content_type);
+	fetch_resp_free(&r);
+	check(r.body == NULL, "fetch: fetch_resp_free clears the body", NULL);
+	fetch_resp_free(&r);	/* twice is harmless */
+
+	fparse_ok("fetch: field names are case-insensitive",
+	    "HTTP/1.1 201 Created\r\ncontent-LENGTH: 2\r\nREPLAY-nonce: "
+	    "AbC-_09\r\nLOCATION: https://acme.test/acme/order/1\r\n"
+	    "Content-Type:  Application/JSON ; charset=UTF-8 \r\n\r\n{}",
+	    201, "{}", &r);
+	check(strcmp(r.nonce, "AbC-_09") == 0 &&
+	    strcmp(r.location, "https://acme.test/acme/order/1") == 0 &&
+	    strcmp(r.content_type, "application/json") == 0,
+	    "fetch: Replay-Nonce, Location, Content-Type lower-cased",
+	    r.content_type);
+	fetch_resp_free(&r);
+
+	fparse_ok("fetch: chunked, with extensions and a trailer",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5;name=\"v\"\r\nhello\r\n6 ; a ;b=c\r\n world\r\n0000\r\n"
+	    "X-Trailer: 1\r\nY: 2\r\n\r\n", 200, "hello world", &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: chunked with upper-case hex and a large chunk",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"
+	    "A\r\n0123456789\r\n0\r\n\r\n", 200, "0123456789", &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: chunked wins over Content-Length (RFC 9112 6.3)",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 200, "abc", &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: no length: the body runs to EOF",
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end\n",
+	    200, "to the end\n", &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: bytes past Content-Length are dropped",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef", 200, "abc",
+	    &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: identical Content-Lengths are one (RFC 9110 8.6)",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n"
+	    "\r\nabc", 200, "abc", &r);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: 204 has no body whatever it says",
+	    "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nReplay-Nonce: "
+	    "n1\r\n\r\n", 204, "", &r);
+	check(strcmp(r.nonce, "n1") == 0, "fetch: 204's nonce", r.nonce);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: 1xx interim responses are skipped",
+	    "HTTP/1.1 100 Continue\r\nReplay-Nonce: old\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, "ok", &r);
+	check(r.nonce[0] == '\0', "fetch: an interim response's fields "
+	    "are not the final one's", r.nonce);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: HTTP/1.0, no reason phrase",
+	    "HTTP/1.0 404\r\nContent-Length: 0\r\n\r\n", 404, "", &r);
+	fetch_resp_free(&r);
+	/* RFC 9112 2.2: a recipient MAY take a bare LF as a line end; we
+	 * do, in the header and in chunk lines. */
+	fparse_ok("fetch: bare LF line ends are tolerated",
+	    "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nReplay-Nonce: x\n\n"
+	    "2\nab\n1\r\nc\n0\n\n", 200, "abc", &r);
+	check(strcmp(r.nonce, "x") == 0, "fetch: bare LF: fields read",
+	    r.nonce);
+	fetch_resp_free(&r);
+	fparse_ok("fetch: problem document",
+	    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem"
+	    "+json\r\nReplay-Nonce: n2\r\nContent-Length: 64\r\n\r\n"
+	    "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":"
+	    "\"stale\"}\n", 400,
+	    "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":"
+	    "\"stale\"}\n", &r);
+	check(strcmp(r.content_type, "application/problem+json") == 0,
+	    "fetch: problem+json media type", r.content_type);
+	fetch_resp_free(&r);
+
+	/* Replay-Nonce: an invalid one is ignored (RFC 8555 6.5.1); one that
+	 * does not fit is an error, as is a Location that does not. */
+	fparse_ok("fetch: a nonce that is not base64url is ignored",
+	    "HTTP/1.1 200 OK\r\nReplay-Nonce: a b=\r\nContent-Length: 0\r\n"
+	    "\r\n", 200, "", &r);
+	check(r.nonce[0] == '\0', "fetch: bad nonce left empty", r.nonce);
+	fetch_resp_free(&r);
+	snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nReplay-Nonce: %0255d"
+	    "\r\nContent-Length: 0\r\n\r\n", 7);
+	fparse_ok("fetch: a 255-byte nonce fits", buf, 200, "", &r);
+	check(strlen(r.nonce) == 255, "fetch: 255-byte nonce kept", NULL);
+	fetch_resp_free(&r);
+	snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nReplay-Nonce: %0256d"
+	    "\r\nContent-Length: 0\r\n\r\n", 7);
+	fparse_bad("fetch: a 256-byte nonce is an error", buf,
+	    "Replay-Nonce longer than 255");
+	snprintf(buf, sizeof(buf), "HTTP/1.1 201 Created\r\nLocation: "
+	    "https://a.test/%01010d\r\n\r\n", 1);
+	fparse_bad("fetch: a Location over 1023 bytes is an error", buf,
+	    "Location longer than 1023");
+	fparse_bad("fetch: two Locations that differ",
+	    "HTTP/1.1 201 Created\r\nLocation: /a\r\nLocation: /b\r\n\r\n",
+	    "two Location fields");
+
+	/* Retry-After: seconds, or an HTTP-date made seconds from now */
+	check(fparse_retry("120") == 120, "fetch: Retry-After seconds", NULL);
+	check(fparse_retry("0") == 0, "fetch: Retry-After 0", NULL);
+	check(fparse_retry("soon") == -1, "fetch: Retry-After bad is -1",
+	    NULL);
+	check(fparse_retry("99999999999") == 2147483647,
+	    "fetch: Retry-After beyond 2^31 - 1 is cut to it", NULL);
+	check(fparse_retry("-5") == -1, "fetch: Retry-After negative is -1",
+	    NULL);
+	check(fparse_retry("Sun, 06 Nov 1994 08:49:37 GMT") == 0,
+	    "fetch: Retry-After date in the past is 0", NULL);
+	/* 2060-01-01T00:00:00Z = 2840140800 */
+	t0 = time(NULL);
+	ra = fparse_retry("Thu, 01 Jan 2060 00:00:00 GMT");
+	t1 = time(NULL);
+	snprintf(msg, sizeof(msg), "%ld", ra);
+	check(ra >= 2840140800 - (long long)t1 &&
+	    ra <= 2840140800 - (long long)t0,
+	    "fetch: Retry-After IMF-fixdate, seconds from now", msg);
+	t0 = time(NULL);
+	ra = fparse_retry("Thu Jan  1 00:00:00 2060");
+	t1 = time(NULL);
+	check(ra >= 2840140800 - (long long)t1 &&
+	    ra <= 2840140800 - (long long)t0,
+	    "fetch: Retry-After asctime date", NULL);
+	t0 = time(NULL);
+	ra = fparse_retry("Thursday, 01-Jan-60 00:00:00 GMT");
+	t1 = time(NULL);
+	/* two-digit years: within 50 years ahead, else the century before
+	 * (RFC 9110 5.6.7): "60" is 2060 until 2110 */
+	check(ra >= 2840140800 - (long long)t1 &&
+	    ra <= 2840140800 - (long long)t0,
+	    "fetch: Retry-After rfc850 date", NULL);
+	check(fparse_retry("Friday, 01-Jan-99 00:00:00 GMT") == 0,
+	    "fetch: Retry-After rfc850 year 99 is 1999", NULL);
+	check(fparse_retry("Fri, 30 Feb 2100 00:00:00 GMT") == -1,
+	    "fetch: Retry-After 30 February is -1", NULL);
+	check(fparse_retry("Fri, 01 Jan 2100 24:00:00 GMT") == -1,
+	    "fetch: Retry-After hour 24 is -1", NULL);
+	check(fparse_retry("Fri, 01 Jan 2100 00:00:00 UTC") == -1,
+	    "fetch: Retry-After not GMT is -1", NULL);
+	check(fparse_retry("Sat, 29 Feb 2048 00:00:00 GMT") > 0,
+	    "fetch: Retry-After 29 February of a leap year", NULL);
+	check(fparse_retry("Fri, 01 Jan 2100 00:00:00 GMT") == 2147483647,
+	    "fetch: Retry-After far ahead is cut to 2^31 - 1", NULL);
+	rc = fparse("HTTP/1.1 429 Slow\r\nRetry-After: 5\r\nRetry-After: 6"
+	    "\r\n\r\n", &r, err, sizeof(err));
+	check(rc == 0 && r.retry_after == -1,
+	    "fetch: two Retry-Afters that differ say nothing", err);
+	fetch_resp_free(&r);
+
+	/* malformed */
+	fparse_bad("fetch: conflicting Content-Length",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+	    "\r\nabcd", "conflicting Content-Length");
+	fparse_bad("fetch: conflicting Content-Length in one field",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\nabcd",
+	    "conflicting Content-Length");
+	fparse_bad("fetch: Content-Length not digits",
+	    "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+	    "bad Content-Length");
+	fparse_bad("fetch: body shorter than Content-Length",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+	    "truncated body: 3 of 10");
+	fparse_bad("fetch: empty input", "", "truncated header");
+	fparse_bad("fetch: header without its end",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", "truncated header");
+	fparse_bad("fetch: not HTTP", "ICY 200 OK\r\n\r\n",
+	    "not an HTTP/1.x status line");
+	fparse_bad("fetch: HTTP/2 status line", "HTTP/2 200\r\n\r\n",
+	    "not an HTTP/1.x status line");
+	fparse_bad("fetch: status of two digits", "HTTP/1.1 99 x\r\n\r\n",
+	    "not an HTTP/1.x status line");
+	fparse_bad("fetch: status 600", "HTTP/1.1 600 x\r\n\r\n",
+	    "status 600 out of range");
+	fparse_bad("fetch: 101 is refused",
+	    "HTTP/1.1 101 Switching\r\n\r\n", "status 101");
+	fparse_bad("fetch: obsolete line folding",
+	    "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\r\n", "line folding");
+	fparse_bad("fetch: white space before the colon",
+	    "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n", "bad header name");
+	fparse_bad("fetch: a line without a colon",
+	    "HTTP/1.1 200 OK\r\nnonsense\r\n\r\n", "without a name");
+	fparse_bad("fetch: a bare CR in a field",
+	    "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", "control character");
+	fparse_bad("fetch: NUL in a field",
+	    "HTTP/1.1 200 OK\r\nX-A: a\001b\r\n\r\n", "control character");
+	fparse_bad("fetch: a transfer coding other than chunked",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+	    "unsupported Transfer-Encoding");
+	fparse_bad("fetch: chunked twice",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	    "chunked applied twice");
+	fparse_bad("fetch: chunk size not hex",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "bad chunk size");
+	fparse_bad("fetch: chunk size empty",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+	    "bad chunk size");
+	fparse_bad("fetch: chunk size negative",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+	    "bad chunk size");
+	fparse_bad("fetch: chunk size 0x with junk",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\n",
+	    "bad chunk size");
+	fparse_bad("fetch: chunk size of 20 hex digits",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "ffffffffffffffffffff\r\nabc\r\n", "body over");
+	fparse_bad("fetch: chunk data without its CRLF",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd"
+	    "\r\n0\r\n\r\n", "not followed by CRLF");
+	fparse_bad("fetch: chunked body cut short",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+	    "truncated chunked body");
+	fparse_bad("fetch: chunked body without its last chunk",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc"
+	    "\r\n", "truncated chunked body");
+	fparse_bad("fetch: chunked body without the trailer's end",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+	    "X: 1\r\n", "truncated chunked body");
+
+	/* quoted response bytes come out printable, and cut short */
+#define Q(what, s, want) fparse_quoted(what, s, sizeof(s) - 1, want)
+	Q("fetch: ESC and CR in a status line are not quoted raw",
+	    "HTTP/1.1 2\033[2J\r\033]0;owned\007\r\n\r\n",
+	    "status line: \"HTTP/1.1 2?[2J??]0;owned?\"");
+	/* 9 + 1 + 50 bytes quoted, then "..." */
+	Q("fetch: a status line quoted at most 60 bytes",
+	    "HTTP/1.1 \033" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\r\n\r\n",
+	    "\"HTTP/1.1 ?AAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAA...\"");
+	Q("fetch: a header line without a colon, with ESC and CR",
+	    "HTTP/1.1 200 OK\r\nX\033[31mred\rfake 1\r\n\r\n",
+	    "without a name: \"X?[31mred?fake 1\"");
+	Q("fetch: a header name with ESC, CR and DEL",
+	    "HTTP/1.1 200 OK\r\nX-\033[1m\r\177: 1\r\n\r\n",
+	    "bad header name \"X-?[1m??\"");
+	Q("fetch: 8-bit bytes in a Transfer-Encoding",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: \302\233" "2Jgzip\r\n"
+	    "\r\n", "Transfer-Encoding \"??2Jgzip\"");
+	Q("fetch: 8-bit bytes in a Content-Length",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 1\233" "2\r\n\r\n",
+	    "Content-Length \"1?2\"");
+	Q("fetch: ESC and CR in a chunk size",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\033[2J\r\r\nx\r\n0\r\n\r\n", "bad chunk size \"1?[2J?\"");
+	Q("fetch: NUL in a status line",
+	    "HTTP/1.1 2\0000 OK\r\n\r\n", "status line: \"HTTP/1.1 2?0 OK\"");
+#undef Q
+
+	/* limits */
+	snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Length: %d"
+	    "\r\n\r\n", FETCH_BODY_MAX + 1);
+	fparse_bad("fetch: Content-Length over FETCH_BODY_MAX", buf,
+	    "body over");
+	fparse_bad("fetch: a huge Content-Length",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n"
+	    "\r\n", "body over");
+	if ((big = fbig("HTTP/1.1 200 OK\r\n\r\n", FETCH_BODY_MAX + 1,
+	    &len)) != NULL) {
+		rc = fetch_parse(big, len, &r, err, sizeof(err));
+		check(rc == -1 && strstr(err, "body over") != NULL,
+		    "fetch: a body to EOF over FETCH_BODY_MAX", err);
+		fetch_resp_free(&r);
+		rc = fetch_parse(big, len - 1, &r, err, sizeof(err));
+		check(rc == 0 && r.body_len == FETCH_BODY_MAX &&
+		    r.body[FETCH_BODY_MAX] == '\0',
+		    "fetch: a body of exactly FETCH_BODY_MAX", err);
+		fetch_resp_free(&r);
+		free(big);
+	}
+	/* chunks adding up to one byte over */
+	if ((big = malloc(FETCH_BODY_MAX + 4096)) != NULL) {
+		len = (size_t)snprintf(big, 4096, "HTTP/1.1 200 OK\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n%x\r\n",
+		    FETCH_BODY_MAX);
+		memset(big + len, 'y', FETCH_BODY_MAX);
+		len += FETCH_BODY_MAX;
+		len += (size_t)snprintf(big + len, 4096, "\r\n1\r\nz\r\n0\r\n"
+		    "\r\n");
+		rc = fetch_parse(big, len, &r, err, sizeof(err));
+		check(rc == -1 && strstr(err, "body over") != NULL,
+		    "fetch: chunks over FETCH_BODY_MAX in all", err);
+		fetch_resp_free(&r);
+		free(big);
+	}
+	/* a header of exactly FETCH_HEAD_MAX bytes passes, one more fails */
+	for (i = 0; i < 2; i++) {
+		static const char	pre[] = "HTTP/1.1 200 OK\r\nX-Pad: ";
+		static const char	post[] =
+		    "\r\nContent-Length: 0\r\n\r\n";
+		size_t			pad = FETCH_HEAD_MAX + i -
+		    (sizeof(pre) - 1) - (sizeof(post) - 1);
+
+		if ((big = fbig(pre, pad, &len)) == NULL)
+			break;
+		if ((big = realloc(big, len + sizeof(post))) == NULL)
+			break;
+		memcpy(big + len, post, sizeof(post));
+		len += sizeof(post) - 1;
+		rc = fetch_parse(big, len, &r, err, sizeof(err));
+		if (i == 0)
+			check(rc == 0 && r.status == 200,
+			    "fetch: a header of FETCH_HEAD_MAX bytes", err);
+		else
+			check(rc == -1 && strstr(err, "header over") != NULL,
+			    "fetch: a header over FETCH_HEAD_MAX", err);
+		fetch_resp_free(&r);
+		free(big);
+	}
+}
+
+/*
+ * unit fetch [-t MS] CA URL [METHOD [BODY]]: one real request with
+ * fetch(), for tests/t-fetch.sh; prints the response's parts and exits 0,
+ * or prints "error: ..." on stderr and exits 1.
+ */
+static int
+fetch_cmd(int argc, char **argv)
+{
+	struct fetch		*f = NULL;
+	struct fetch_resp	 r;
+	const char		*method = "GET", *body = NULL;
+	char			 err[1024];
+	int			 timeout = 5000, rc = 1;
+
+	if (argc >= 3 && strcmp(argv[1], "-t") == 0) {
+		timeout = atoi(argv[2]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr, "usage: unit fetch [-t MS] CA URL [METHOD "
+		    "[BODY]]\n");
+		return 2;
+	}
+	if (argc >= 4)
+		method = argv[3];
+	if (argc == 5)
+		body = argv[4];
+	if ((f = fetch_new(argv[1], err, sizeof(err))) == NULL) {
+		fprintf(stderr, "error: %s\n", err);
+		return 1;
+	}
+	if (fetch(f, method, argv[2], body ? "application/jose+json" : NULL,
+	    "application/json", body, body ? strlen(body) : 0, timeout, &r,
+	    err, sizeof(err)) == -1)
+		fprintf(stderr, "error: %s\n", err);
+	else {
+		printf("status %d\ncontent-type %s\nnonce %s\nlocation %s\n"
+		    "retry-after %ld\nbody-length %zu\n\n", r.status,
+		    r.content_type, r.nonce, r.location, r.retry_after,
+		    r.body_len);
+		fwrite(r.body, 1, r.body_len, stdout);
+		fetch_resp_free(&r);
+		rc = 0;
+	}
+	fetch_free(f);
+	return rc;
+}
+
+/* ---- acmemsg.c ---- */
+
+static void
+test_acmemsg(void)
+{
+	static const struct {
+		int		 kind;
+		const char	*json;
+		const char	*err;	/* NULL: parses */
+	} bad[] = {
+		{ ACME_DIRECTORY, "[]", "not a JSON object" },
+		{ ACME_DIRECTORY, "{\"newNonce\":\"https://a/n\","
+		    "\"newAccount\":\"https://a/a\"}", "no \"newOrder\"" },
+		{ ACME_DIRECTORY, "{\"newNonce\":\"http://a/n\","
+		    "\"newAccount\":\"https://a/a\",\"newOrder\":"
+		    "\"https://a/o\"}", "not an https URL" },
+		/* a quote would break out of the JWS header we print it in */
+		{ ACME_DIRECTORY, "{\"newNonce\":\"https://a/n\\\"x\","
+		    "\"newAccount\":\"https://a/a\",\"newOrder\":"
+		    "\"https://a/o\"}", "not an https URL" },
+		{ ACME_ORDER, "{\"finalize\":\"https://a/f\"}",
+		    "no \"authorizations\"" },
+		{ ACME_ORDER, "{\"finalize\":\"https://a/f\","
+		    "\"authorizations\":[1]}", "not an https URL" },
+		{ ACME_ORDER, "{\"finalize\":\"https://a/f\","
+		    "\"authorizations\":[\"https://a/1\",\"https://a/2\","
+		    "\"https://a/3\",\"https://a/4\",\"https://a/5\","
+		    "\"https://a/6\",\"https://a/7\",\"https://a/8\","
+		    "\"https://a/9\"]}", "more than 8" },
+		{ ACME_AUTHZ, "{\"challenges\":[{\"type\":\"tls-alpn-01\","
+		    "\"url\":\"https://a/c\",\"token\":\"a.b\"}]}",
+		    "not base64url" },
+		{ ACME_AUTHZ, "{\"status\":\"pending\"}", "no \"challenges\"" },
+		{ ACME_PROBLEM, "{\"detail\":\"x\"}", "no \"type\"" },
+		{ ACME_PROBLEM, "{\"type\":", "not a JSON object" },
+	};
+	struct acme_msg	 m;
+	char		 err[256], path[1200], *buf;
+	FILE		*f;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = acme_msg_parse(bad[i].kind, bad[i].json,
+		    strlen(bad[i].json), &m, err, sizeof(err));
+
+		check(rc == -1 && strstr(err, bad[i].err) != NULL,
+		    "acmemsg: refused", rc == 0 ? "parsed" : err);
+		if (rc == 0)
+			acme_msg_free(&m);
+	}
+	buf = "{\"status\":\"Pending;x\",\"challenges\":[]}";
+	check(acme_msg_parse(ACME_AUTHZ, buf, strlen(buf), &m, err,
+	    sizeof(err)) == 0 &&
+	    m.status[0] == '\0' && m.token == NULL,
+	    "acmemsg: an odd status is no status", err);
+	acme_msg_free(&m);
+
+	/* the seeds of the fuzzer, as pebble sent them */
+	if ((buf = malloc(65536)) == NULL)
+		return;
+#define SEED(name, kind) do {						\
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/acme/%s", top, \
+	    name);							\
+	n = 0;								\
+	if ((f = fopen(path, "r")) != NULL) {				\
+		n = fread(buf, 1, 65535, f);				\
+		fclose(f);						\
+	}								\
+	check(n > 0 && acme_msg_parse(kind, buf, n, &m, err,		\
+	    sizeof(err)) == 0, "acmemsg: " name, n > 0 ? err : path);	\
+} while (0)
+	SEED("directory.json", ACME_DIRECTORY);
+	check(m.new_order != NULL && strcmp(m.new_order,
+	    "https://acme.test:14000/order-plz") == 0 && m.terms != NULL,
+	    "acmemsg: directory URLs", NULL);
+	acme_msg_free(&m);
+	SEED("authz-pending.json", ACME_AUTHZ);
+	check(strcmp(m.status, "pending") == 0 && m.token != NULL &&
+	    strcmp(m.token, "Wq0wR3ZcQ9oJ_fWBBX-EfPx5yVeuUZ3ZPYD2ymk-t5w") ==
+	    0 && strcmp(m.chal_url, "https://acme.test:14000/chalZ/b") == 0,
+	    "acmemsg: the tls-alpn-01 challenge, not the others", NULL);
+	acme_msg_free(&m);
+	SEED("authz-invalid.json", ACME_AUTHZ);
+	check(strcmp(m.status, "invalid") == 0 && m.type != NULL &&
+	    strcmp(m.type, "urn:ietf:params:acme:error:connection") == 0 &&
+	    strcmp(m.detail, "Error getting validation data") == 0,
+	    "acmemsg: the challenge's error", NULL);
+	acme_msg_free(&m);
+	SEED("order-valid.json", ACME_ORDER);
+	check(strcmp(m.status, "valid") == 0 && m.nauthz == 1 &&
+	    m.certificate != NULL && m.finalize != NULL,
+	    "acmemsg: a valid order", NULL);
+	acme_msg_free(&m);
+	SEED("problem.json", ACME_PROBLEM);
+	check(strcmp(m.type, "urn:ietf:params:acme:error:badNonce") == 0,
+	    "acmemsg: a problem's type", NULL);
+	acme_msg_free(&m);
+#undef SEED
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char	*slash = strrchr(argv[0], '/');
 
+	if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
+		return fetch_cmd(argc - 1, argv + 1);
 	/* the tree's top: this binary is <top>/<build dir>/unit */
-	(void)argc;
 	if (slash == NULL)
 		snprintf(top, sizeof(top), "..");
 	else
@@ -1667,5 +3061,8 @@ main(int argc, char **argv)
 	test_name_norm();
 	test_hello();
 	test_uci();
+	test_fetch();
+	test_x509();
+	test_acmemsg();
 	return failures != 0;
 }
