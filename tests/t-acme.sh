@@ -12,7 +12,9 @@
 #             against pebble's root; time to the first served certificate;
 #             a second ACME domain ordered after the first, with a pause
 #   restart   same state directory: the stored certificate at once, no
-#             new order
+#             new order; kill -9 of the ACME child (restarted, still
+#             served, no new order); a truncated certificate file (the
+#             others served at once, a new one ordered)
 #   failures  a challenge that fails (the name resolves elsewhere), a
 #             problem document (pebble refuses the contact), the ACME
 #             server unreachable (kept running: the backoff grows)
@@ -301,6 +303,32 @@ if WRAP="ip netns exec $ns $T/verbose" start_server "$T/c1.conf"; then
 		sleep 3
 		eq "restart: no new order placed" "$(orders)" "$n0"
 		ok "restart: no issuance logged" bash -c "! grep -q 'certificate issued' '$SERR'"
+
+		########## hostile: kill -9 of the ACME child, a truncated file
+		child=$(pgrep -P "$SPID" | head -n 1)
+		if [ -n "$child" ]; then
+			kill -9 "$child"
+			ok "kill -9 of the ACME child: logged, restart scheduled" \
+			    wait_until 10 logged "acme: child exited on signal 9; restarting in [0-9]+ s"
+			eq "kill -9 of the ACME child: still served" "$(serial mta-sts.example.com)" "$s1"
+			ok "kill -9 of the ACME child: a new child looks at the certificates (within 30 s)" \
+			    wait_until 30 bash -c "[ \$(grep -c '^acme mta-sts\.example\.com: certificate good until' '$SERR') -ge 2 ]"
+			eq "kill -9 of the ACME child: no new order" "$(orders)" "$n0"
+		else
+			fail "no ACME child under the server ($SPID)"
+		fi
+		stop_server
+		f=$T/s1/acme/mta-sts.example.com.pem
+		head -c 700 "$f" > "$f.cut" && cat "$f.cut" > "$f" && rm -f "$f.cut"
+		if WRAP="ip netns exec $ns" start_server "$T/c1.conf"; then
+			eq "truncated certificate file: the other domain served at once" \
+			    "$(policy mta-sts.example.net "$T/c/ca.crt" | head -n 1)" "version: STSv1"
+			ok "truncated certificate file: named in the log" \
+			    logged "mta-sts\.example\.com\.pem.*(ACME orders a new one|ordering a new one)"
+			new_served() { s=$(serial mta-sts.example.com 2> /dev/null); [ -n "$s" ] && [ "$s" != "$s1" ]; }
+			ok "truncated certificate file: a new one ordered and served (within 60 s)" wait_until 60 new_served
+			ok "truncated certificate file: the new chain verifies" verify mta-sts.example.com
+		fi
 	fi
 	stop_server
 fi
@@ -510,6 +538,17 @@ if [ -n "$bpid" ]; then
 		tail_err "$BERR"
 	fi
 	eq "unreachable: the other domain still served" "$(policy mta-sts.example.net "$T/c/ca.crt" 127.0.0.2 | head -n 1)" "version: STSv1"
+	# A reload that changes the ACME settings: the old child is stopped
+	# without the loop waiting for it, a new one starts, none is left.
+	o0=$(grep -c '^acme mta-sts\.example\.com: ordering' "$BERR")
+	LISTEN=127.0.0.2 DIRURL=https://acme.test:14001/dir acme_conf "$T/s4" "acme_email other@example.com" > "$T/c4.conf"
+	kill -HUP "$bpid"
+	ok "ACME settings reloaded: done" wait_until 10 logged '^reload done' "$BERR"
+	eq "ACME settings reloaded: the other domain served" "$(policy mta-sts.example.net "$T/c/ca.crt" 127.0.0.2 | head -n 1)" "version: STSv1"
+	ordered_again() { [ "$(grep -c '^acme mta-sts\.example\.com: ordering' "$BERR")" -gt "$o0" ]; }
+	ok "ACME settings reloaded: a new child orders at once" wait_until 20 ordered_again
+	one_child() { [ "$(ps --ppid "$bpid" -o stat= | wc -l)" = 1 ] && ! ps --ppid "$bpid" -o stat= | grep -q Z; }
+	ok "ACME settings reloaded: one child, the old one reaped" wait_until 10 one_child
 	kill -TERM "$bpid"
 	wait "$bpid"
 	eq "unreachable: server exits 0 on SIGTERM" "$?" 0
