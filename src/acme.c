@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <linux/capability.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -292,10 +291,16 @@ close_fds(int keep)
 static void
 forget_parent(void)
 {
-	struct __user_cap_header_struct	hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct	data[2];
-	struct snapshot			*s = (struct snapshot *)snap_current();
+	/* capset(2)'s own structs (<linux/capability.h> is not in every
+	 * libc's reach, musl-gcc's for one) */
+	struct {
+		uint32_t	version;
+		int		pid;
+	}			 hdr = { 0x20080522, 0 };	/* v3 */
+	struct {
+		uint32_t	effective, permitted, inheritable;
+	}			 data[2];
+	struct snapshot		*s = (struct snapshot *)snap_current();
 
 	snap_publish(NULL);
 	snap_free(s);		/* connections' references aside */
