@@ -3029,7 +3029,8 @@ test_acmemsg(void)
 	    "acmemsg: a valid order", NULL);
 	acme_msg_free(&m);
 	SEED("problem.json", ACME_PROBLEM);
-	check(strcmp(m.type, "urn:ietf:params:acme:error:badNonce") == 0,
+	check(m.type != NULL &&
+	    strcmp(m.type, "urn:ietf:params:acme:error:badNonce") == 0,
 	    "acmemsg: a problem's type", NULL);
 	acme_msg_free(&m);
 #undef SEED
