@@ -54,7 +54,8 @@ ifeq ($(FUZZ),1)
 SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
 		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-FUZZERS		= fuzz_acme fuzz_conf fuzz_fetch fuzz_hello fuzz_name fuzz_route
+FUZZERS		= fuzz_acme fuzz_conf fuzz_dns fuzz_fetch fuzz_hello fuzz_name \
+		  fuzz_route fuzz_smtp
 FUZZ_TIME	?= 600
 
 # Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
@@ -74,12 +75,15 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 		  -DLOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
 		  -DMTASTS_VERSION='"$(VERSION)"' $(CPPFLAGS)
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
-LIBS		= $(MHD_LIBS) $(CJSON_LIBS) $(MBEDTLS_LIBS)
+# The resolver (res_nquery, ns_initparse): glibc's libresolv; in musl's libc.
+RESOLV_LIBS	?= -lresolv
+LIBS		= $(MHD_LIBS) $(CJSON_LIBS) $(MBEDTLS_LIBS) $(RESOLV_LIBS)
 
-LIB_SRCS	= acme.c acmemsg.c bridge.c conf.c conn.c diag.c dns.c env.c fetch.c \
-		  health.c hello.c hmap.c hook.c http.c log.c loop.c name.c \
-		  priv.c policy.c serve.c snap.c state.c tls.c uci.c watch.c \
-		  x509.c
+LIB_SRCS	= acme.c acmemsg.c bridge.c child.c conf.c conn.c diag.c \
+		  dns.c dnsq.c dnswatch.c env.c fetch.c file.c health.c \
+		  hello.c history.c hmap.c hook.c http.c live.c log.c loop.c \
+		  name.c policy.c priv.c serve.c smtp.c snap.c state.c tls.c \
+		  uci.c watch.c x509.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
@@ -136,6 +140,7 @@ run: deps
 	   echo "cert certs/mta-sts.fullchain.crt"; \
 	   echo "key certs/mta-sts.key"; \
 	   echo "state_dir $(BUILD)/run-state"; \
+	   echo "check_interval 0"; \
 	   sed -n '/^domain/,$$p' config/mtasts-httpd.conf; } > $(BUILD)/run.conf
 	@echo "== DNS records (mtasts-httpd --print-dns):"
 	@$(BIN) -c $(BUILD)/run.conf --print-dns
@@ -152,7 +157,7 @@ run: deps
 # stays the full matrix that CI runs.
 CHECK_TESTS	?= t-conf t-check t-dns t-id t-env t-layers t-http t-conform \
 		   t-strict t-resume t-multi t-limits t-flood t-fdlimit \
-		   t-reload t-announce t-fetch
+		   t-reload t-announce t-fetch t-smtp
 .PHONY: check
 check:
 	@$(MAKE) --no-print-directory all unit
@@ -167,13 +172,17 @@ test:
 	@$(MAKE) --no-print-directory cross
 	@$(MAKE) --no-print-directory static
 	@bash tests/run.sh $(BUILD) build-san build-new \
-	    build-static=$(STATIC_TESTS)
+	    build-static=$(subst $(space),$(comma),$(strip $(STATIC_TESTS)))
 
 # The musl static build runs the tests that exercise libc most (config
 # files, sockets, signals, users, fsync): the whole suite on it would add
-# minutes for little (same stack as build-new). STATIC_TESTS can name more
-# is a make variable away.
-STATIC_TESTS	?= t-conf,t-env,t-http,t-id,t-reload,t-limits,t-priv,t-crash,t-acme
+# minutes for little (same stack as build-new). STATIC_TESTS (a space-
+# separated list) can name more: it is a make variable away.
+STATIC_TESTS	?= t-conf t-env t-http t-id t-reload t-limits t-priv t-crash \
+		   t-acme t-dnsq t-live
+comma		:= ,
+empty		:=
+space		:= $(empty) $(empty)
 
 # The OpenWrt 24.10 stack (mbedTLS 3.6, libmicrohttpd 1.0.1 without
 # HTTPS), built from Debian 13 sources into build-deps/ (cached), and

@@ -41,6 +41,7 @@ listen 127.0.0.1:443
 cert $t/certs/mta-sts.fullchain.crt
 key $t/certs/mta-sts.key
 state_dir $t/state
+check_interval 0
 max_connections 4096
 max_connections_per_ip 4096
 max_requests 1000000

@@ -58,6 +58,7 @@ listen 127.0.0.1:443
 cert $t/certs/mta-sts.fullchain.crt
 key $t/certs/mta-sts.key
 state_dir $t/state
+check_interval 0
 domain example.com
 mode testing
 mx mail.example.com

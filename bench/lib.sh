@@ -12,7 +12,7 @@ sh certs/mkcert.sh "$t/certs" example.com > /dev/null
 bench_conf() {
 	local k=$1 l
 	shift
-	printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\n' \
+	printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\ncheck_interval 0\n' \
 	    "$t/certs/mta-sts.fullchain.crt" "$t/certs/mta-sts.key" "$t/state"
 	for l in "$@"; do echo "$l"; done
 	printf 'domain example.com\nmode testing\nmx m%d.example.com\n' "$k"

@@ -33,7 +33,7 @@ done
 gen() {	# gen FILE COUNT OWN
 	local f=$1 count=$2 own=$3 i
 	{
-		printf 'listen 127.0.0.1:0\nstate_dir %s/state-%s\nmax_requests 1000\n' "$t" "$(basename "$f")"
+		printf 'listen 127.0.0.1:0\nstate_dir %s/state-%s\nmax_requests 1000\ncheck_interval 0\n' "$t" "$(basename "$f")"
 		printf 'cert %s/g1.fullchain.crt\nkey %s/g1.key\nmode testing\nmax_age 604800\n' "$c" "$c"
 		for i in $(seq 1 "$count"); do
 			printf 'domain d%d.example\nmx mx1.d%d.example\nmx mx2.d%d.example\n' "$i" "$i" "$i"

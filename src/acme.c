@@ -259,61 +259,9 @@ child_ready(struct ev *ev, uint32_t events)
 	}
 }
 
-/* Close what the child must not hold: listeners, connections, epoll. */
-static void
-close_fds(int keep)
-{
-	DIR		*d;
-	struct dirent	*e;
-	int		 fd, dfd;
-
-	if ((d = opendir("/proc/self/fd")) == NULL) {
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != keep)
-				close(fd);
-		return;
-	}
-	dfd = dirfd(d);
-	while ((e = readdir(d)) != NULL) {
-		fd = atoi(e->d_name);
-		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 &&
-		    fd != keep && fd != dfd)
-			close(fd);
-	}
-	closedir(d);
-}
-
-/*
- * In the child, at once: it faces the network and needs none of the
- * server's secrets (the sites' keys, the ticket keys) nor its right to
- * bind low ports (systemd's ambient CAP_NET_BIND_SERVICE).
- */
-static void
-forget_parent(void)
-{
-	/* capset(2)'s own structs (<linux/capability.h> is not in every
-	 * libc's reach, musl-gcc's for one) */
-	struct {
-		uint32_t	version;
-		int		pid;
-	}			 hdr = { 0x20080522, 0 };	/* v3 */
-	struct {
-		uint32_t	effective, permitted, inheritable;
-	}			 data[2];
-	struct snapshot		*s = (struct snapshot *)snap_current();
-
-	snap_publish(NULL);
-	snap_free(s);		/* connections' references aside */
-	tls_global_free();	/* ticket keys, tag secret, challenges */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	memset(data, 0, sizeof(data));
-	syscall(SYS_capset, &hdr, data);
-}
-
 static int
 spawn(const struct conf *c)
 {
-	sigset_t	all;
 	int		sp[2];
 	pid_t		pid;
 
@@ -328,17 +276,7 @@ spawn(const struct conf *c)
 		return -1;
 	}
 	if (pid == 0) {
-		close_fds(sp[1]);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGTERM, SIG_DFL);
-		/* Ctrl-C reaches the whole group: the parent stops us */
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_IGN);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		forget_parent();
+		child_init(sp[1]);
 		child_main(c, sp[1]);
 	}
 	close(sp[1]);
@@ -509,105 +447,6 @@ path_of(char *buf, size_t len, const struct conf *c, const char *name)
 	    name) < len ? 0 : -1;
 }
 
-/* The whole file (at most max bytes), NUL-terminated; NULL with errno. */
-static char *
-read_file(const char *path, size_t max, size_t *lenp)
-{
-	char	*buf = NULL, *nb;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	for (;;) {
-		if (cap - len < 4096) {
-			if (cap >= max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if ((nb = realloc(buf, cap + 8192)) == NULL)
-				goto fail;
-			buf = nb;
-			cap += 8192;
-		}
-		if ((n = read(fd, buf + len, cap - len - 1)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return buf;
-fail:
-	n = errno;
-	close(fd);
-	if (buf != NULL)
-		mbedtls_platform_zeroize(buf, cap);
-	free(buf);
-	errno = (int)n;
-	return NULL;
-}
-
-/* Replace path by data atomically: temp file (mode 0600), fsync, rename,
- * fsync of the directory. 0, or -1 with a message in err. */
-static int
-write_atomic(const char *path, const char *data, size_t len, char *err,
-    size_t errlen)
-{
-	char	 tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd = -1, dfd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		snprintf(err, errlen, "%s: name too long", path);
-		return -1;
-	}
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-		    -1) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
 static void
 fmt_time(time_t t, char *buf, size_t len)
 {
@@ -650,7 +489,7 @@ stored_cert(const struct conf *c, const char *host, time_t now,
 		snprintf(why, whylen, "state_dir too long");
 		return 0;
 	}
-	if ((pem = read_file(path, 1 << 20, &len)) == NULL) {
+	if ((pem = file_read(path, 1 << 20, &len)) == NULL) {
 		if (errno == ENOENT)
 			return -1;
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
@@ -981,7 +820,7 @@ account_key(struct client *cl)
 		cerr(cl, "state_dir too long");
 		return -1;
 	}
-	if ((pem = read_file(path, 65536, &len)) != NULL) {
+	if ((pem = file_read(path, 65536, &len)) != NULL) {
 		cl->account = eckey_parse(pem, len, e, sizeof(e));
 		mbedtls_platform_zeroize(pem, len);
 		free(pem);
@@ -1001,7 +840,7 @@ account_key(struct client *cl)
 			return -1;
 		}
 		len = strlen(pem);
-		if (write_atomic(path, pem, len, e, sizeof(e)) == -1) {
+		if (file_write_atomic(path, pem, len, 0600, e, sizeof(e)) == -1) {
 			mbedtls_platform_zeroize(pem, len);
 			free(pem);
 			cerr(cl, "%s", e);
@@ -1329,7 +1168,7 @@ order(struct client *cl, const char *host)
 	/* A certificate we could not store would be ordered again and
 	 * again (the CA limits duplicates): the directory first. */
 	if (path_of(path, sizeof(path), cl->c, ".probe") == -1 ||
-	    write_atomic(path, "", 0, e, sizeof(e)) == -1) {
+	    file_write_atomic(path, "", 0, 0600, e, sizeof(e)) == -1) {
 		cerr(cl, "cannot store the certificate: %s", e);
 		goto out;
 	}
@@ -1453,7 +1292,7 @@ order(struct client *cl, const char *host)
 	    chain, keypem);
 	snprintf(name, sizeof(name), "%s.pem", host);
 	if (path_of(path, sizeof(path), cl->c, name) == -1 ||
-	    write_atomic(path, pem, strlen(pem), e, sizeof(e)) == -1) {
+	    file_write_atomic(path, pem, strlen(pem), 0600, e, sizeof(e)) == -1) {
 		cerr(cl, "%s", e);
 		goto out;
 	}
@@ -1507,7 +1346,7 @@ sleep_until(int sock, time_t t)
 	}
 }
 
-/* Temp files a killed child left behind (write_atomic's). */
+/* Temp files a killed child left behind (file_write_atomic's). */
 static void
 sweep(const char *dir)
 {

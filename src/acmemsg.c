@@ -120,6 +120,7 @@ static int
 directory(const cJSON *j, struct acme_msg *m, char *err, size_t errlen)
 {
 	const cJSON	*meta = cJSON_GetObjectItemCaseSensitive(j, "meta");
+	const cJSON	*ids, *e;
 	const char	*t;
 
 	if (url(j, "newNonce", 1, &m->new_nonce, err, errlen) == -1 ||
@@ -129,6 +130,25 @@ directory(const cJSON *j, struct acme_msg *m, char *err, size_t errlen)
 	if (cJSON_IsObject(meta) && (t = str(meta, "termsOfService")) != NULL &&
 	    (m->terms = text(t)) == NULL)
 		return -1;
+	/* RFC 8555 7.1.1: the CAA issuer domain names the CA recognises;
+	 * kept only when they look like domain names (--check-live) */
+	ids = cJSON_IsObject(meta) ?
+	    cJSON_GetObjectItemCaseSensitive(meta, "caaIdentities") : NULL;
+	if (!cJSON_IsArray(ids))
+		ids = NULL;
+	cJSON_ArrayForEach(e, ids) {
+		if (m->ncaa == ACME_CAA_MAX)
+			break;
+		if (!cJSON_IsString(e) || e->valuestring[0] == '\0' ||
+		    strlen(e->valuestring) > 253 ||
+		    strspn(e->valuestring, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		    strlen(e->valuestring))
+			continue;
+		if ((m->caa[m->ncaa] = strdup(e->valuestring)) == NULL)
+			return -1;
+		m->ncaa++;
+	}
 	return 0;
 }
 
@@ -262,5 +282,7 @@ acme_msg_free(struct acme_msg *m)
 	free(m->chal_url);
 	free(m->type);
 	free(m->detail);
+	for (i = 0; i < m->ncaa; i++)
+		free(m->caa[i]);
 	memset(m, 0, sizeof(*m));
 }

@@ -29,6 +29,7 @@
 #define DEFAULT_HS_TIMEOUT	10
 #define DEFAULT_IDLE_TIMEOUT	30
 #define DEFAULT_HOOK_TIMEOUT	30
+#define DEFAULT_CHECK_INTERVAL	3600
 
 struct parser {
 	struct conf		*conf;
@@ -71,6 +72,7 @@ static int	set_user(struct parser *, const char *);
 static int	set_group(struct parser *, const char *);
 static int	set_hook(struct parser *, const char *);
 static int	set_hook_timeout(struct parser *, const char *);
+static int	set_check_interval(struct parser *, const char *);
 static int	set_watch(struct parser *, const char *);
 static int	set_mode(struct parser *, const char *);
 static int	set_max_age(struct parser *, const char *);
@@ -92,6 +94,7 @@ static const struct keyword globals[] = {
 	{ "group",		K_GLOBAL, 0, set_group },
 	{ "hook",		K_GLOBAL, 0, set_hook },
 	{ "hook_timeout",	K_GLOBAL, 0, set_hook_timeout },
+	{ "check_interval",	K_GLOBAL, 0, set_check_interval },
 	{ "watch",		K_GLOBAL, 0, set_watch },
 	{ "acme_directory",	K_GLOBAL, 0, set_acme_directory },
 	{ "acme_email",		K_GLOBAL, 0, set_acme_email },
@@ -329,6 +332,14 @@ set_hook_timeout(struct parser *p, const char *v)
 {
 	return set_int(p, "hook_timeout", v, 1, 3600,
 	    &p->conf->hook_timeout);
+}
+
+/* 0 turns the DNS checks of a running server off. */
+static int
+set_check_interval(struct parser *p, const char *v)
+{
+	return set_int(p, "check_interval", v, 0, 31536000,
+	    &p->conf->check_interval);
 }
 
 static int
@@ -862,6 +873,7 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 	c->handshake_timeout = DEFAULT_HS_TIMEOUT;
 	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	c->hook_timeout = DEFAULT_HOOK_TIMEOUT;
+	c->check_interval = DEFAULT_CHECK_INTERVAL;
 	c->watch = WATCH_INOTIFY;
 	p.conf = c;
 	p.diag = diag;

@@ -93,3 +93,158 @@ out:
 	free(buf);
 	return out;
 }
+
+/* Fields of a TXT value "v=<version>; k=v; ...": calls f for each field
+ * after the version with its name and value. Returns -1 with err on a
+ * syntax error (RFC 8461 3.1, RFC 8460 3), else what f last returned. */
+static int
+fields(const char *p, size_t len, const char *version, char *err,
+    size_t errlen, int (*f)(void *, const char *, size_t, const char *,
+    size_t, char *, size_t), void *arg)
+{
+	const char	*end = p + len, *name, *eq, *val;
+	size_t		 vl = strlen(version), n;
+	int		 rc = 0;
+
+	if (len < vl || memcmp(p, version, vl) != 0) {
+		snprintf(err, errlen, "does not start with '%s'", version);
+		return -1;
+	}
+	for (p += vl; p < end; ) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == end)
+			break;
+		if (*p != ';') {
+			snprintf(err, errlen, "a field is not separated by "
+			    "';'");
+			return -1;
+		}
+		for (p++; p < end && (*p == ' ' || *p == '\t'); p++)
+			;
+		if (p == end)
+			break;		/* a trailing ';' */
+		name = p;
+		n = strcspn(p, "; \t");
+		if (n > (size_t)(end - p))
+			n = (size_t)(end - p);
+		if ((eq = memchr(name, '=', n)) == NULL || eq == name) {
+			snprintf(err, errlen, "field '%.*s' is not "
+			    "name=value", (int)(n > 40 ? 40 : n), name);
+			return -1;
+		}
+		val = eq + 1;
+		if ((rc = f(arg, name, (size_t)(eq - name), val,
+		    (size_t)(name + n - val), err, errlen)) == -1)
+			return -1;
+		p = name + n;
+	}
+	return rc;
+}
+
+static int
+sts_field(void *arg, const char *name, size_t nl, const char *val,
+    size_t vl, char *err, size_t errlen)
+{
+	char	*id = arg;
+	size_t	 i;
+
+	for (i = 0; i < vl; i++)
+		if ((unsigned char)val[i] < 0x21 || val[i] == 0x7f ||
+		    val[i] == ';' || val[i] == '=') {
+			snprintf(err, errlen, "field '%.*s': a value holds "
+			    "a byte it may not", (int)(nl > 32 ? 32 : nl),
+			    name);
+			return -1;
+		}
+	if (nl != 2 || memcmp(name, "id", 2) != 0)
+		return 0;	/* an extension: ignored */
+	if (id[0] != '\0') {
+		snprintf(err, errlen, "two id fields");
+		return -1;
+	}
+	if (vl == 0 || vl > ID_MAX) {
+		snprintf(err, errlen, "id '%.*s' is not 1-32 letters and "
+		    "digits", (int)(vl > 40 ? 40 : vl), val);
+		return -1;
+	}
+	for (i = 0; i < vl; i++)
+		if (!((val[i] >= '0' && val[i] <= '9') ||
+		    (val[i] >= 'a' && val[i] <= 'z') ||
+		    (val[i] >= 'A' && val[i] <= 'Z'))) {
+			snprintf(err, errlen, "id '%.*s' is not 1-32 letters "
+			    "and digits", (int)vl, val);
+			return -1;
+		}
+	memcpy(id, val, vl);
+	id[vl] = '\0';
+	return 0;
+}
+
+/*
+ * The id of an _mta-sts TXT value (RFC 8461 3.1): "v=STSv1", then fields
+ * "; name=value", one of them id=1*32(ALPHA / DIGIT). 0 with id, or -1
+ * with err saying what is wrong.
+ */
+int
+dns_sts_parse(const char *txt, size_t len, char id[ID_MAX + 1], char *err,
+    size_t errlen)
+{
+	id[0] = '\0';
+	if (memchr(txt, '\0', len) != NULL) {
+		snprintf(err, errlen, "holds a NUL byte");
+		return -1;
+	}
+	if (fields(txt, len, "v=STSv1", err, errlen, sts_field, id) == -1)
+		return -1;
+	if (id[0] == '\0') {
+		snprintf(err, errlen, "no id field");
+		return -1;
+	}
+	return 0;
+}
+
+struct rua {
+	char	*out;
+	size_t	 cap;
+};
+
+static int
+rua_field(void *arg, const char *name, size_t nl, const char *val,
+    size_t vl, char *err, size_t errlen)
+{
+	struct rua	*r = arg;
+
+	if (nl != 3 || memcmp(name, "rua", 3) != 0)
+		return 0;
+	if (r->out[0] != '\0') {
+		snprintf(err, errlen, "two rua fields");
+		return -1;
+	}
+	snprintf(r->out, r->cap, "%.*s", (int)vl, val);
+	return 0;
+}
+
+/*
+ * The rua of an _smtp._tls TXT value (RFC 8460 3): "v=TLSRPTv1" then
+ * "; rua=..." (kept as written). 0, or -1 with err.
+ */
+int
+dns_tlsrpt_parse(const char *txt, size_t len, char *rua, size_t cap,
+    char *err, size_t errlen)
+{
+	struct rua	r = { rua, cap };
+
+	rua[0] = '\0';
+	if (memchr(txt, '\0', len) != NULL) {
+		snprintf(err, errlen, "holds a NUL byte");
+		return -1;
+	}
+	if (fields(txt, len, "v=TLSRPTv1", err, errlen, rua_field, &r) == -1)
+		return -1;
+	if (rua[0] == '\0') {
+		snprintf(err, errlen, "no rua field");
+		return -1;
+	}
+	return 0;
+}

@@ -8,7 +8,8 @@
  *   MTASTS_MX="mx1.example.com mx2.example.com" -> mx mx1... (defaults)
  *   MTASTS_MODE, MTASTS_MAX_AGE, MTASTS_TLSRPT_RUA  -> defaults
  *   MTASTS_CERT, MTASTS_KEY, MTASTS_STATE_DIR, MTASTS_LISTEN,
- *   MTASTS_ACME_DIRECTORY, MTASTS_ACME_EMAIL, MTASTS_CA_BUNDLE -> globals
+ *   MTASTS_ACME_DIRECTORY, MTASTS_ACME_EMAIL, MTASTS_CA_BUNDLE,
+ *   MTASTS_CHECK_INTERVAL -> globals
  *
  * Without MTASTS_CERT and MTASTS_KEY, each domain's certificate comes
  * from ACME when MTASTS_ACME_DIRECTORY is set; else it is certbot's,
@@ -39,6 +40,7 @@ static const struct {
 	{ "MTASTS_ACME_DIRECTORY", "acme_directory", 0 },
 	{ "MTASTS_ACME_EMAIL",	"acme_email",	0 },
 	{ "MTASTS_CA_BUNDLE",	"ca_bundle",	0 },
+	{ "MTASTS_CHECK_INTERVAL", "check_interval", 0 },
 	{ "MTASTS_MODE",	"mode",		0 },
 	{ "MTASTS_MAX_AGE",	"max_age",	0 },
 	{ "MTASTS_MX",		"mx",		1 },
@@ -201,7 +203,7 @@ env_parse(struct diag *d)
 			    "MTASTS_DOMAIN, _MX, _MODE, _MAX_AGE, "
 			    "_TLSRPT_RUA, _CERT, _KEY, _STATE_DIR, _LISTEN, "
 			    "_CERTBOT_DIR, _ACME_DIRECTORY, _ACME_EMAIL, "
-			    "_CA_BUNDLE)", (int)n, *e);
+			    "_CA_BUNDLE, _CHECK_INTERVAL)", (int)n, *e);
 		else if (strpbrk(*e + n, "\n\r") != NULL)
 			diag_add(d, 1, "%.*s: contains a line break",
 			    (int)n, *e);

@@ -1,12 +1,14 @@
 /*
- * fetch.c: HTTPS requests for the ACME child: one HTTP/1.1 request per
- * connection (Connection: close), the response read until it is whole
- * (its Content-Length, or its last chunk and trailer, in: a server may
- * keep the connection open all the same) or, with neither, to EOF; then
- * parsed. Blocking, but every wait is a poll() with a deadline, so a
- * server that stops answering costs a bounded time. Trust is the CA
- * bundle given to fetch_new, parsed once; the server's name is checked
- * against its certificate.
+ * fetch.c: HTTPS requests for the ACME child and the live checks (to
+ * one address of a host: fetch_at), and TLS on a connection of the
+ * caller's (SMTP STARTTLS: fetch_tls_*), with the same trust and checks.
+ * One HTTP/1.1 request per connection (Connection: close), the response
+ * read until it is whole (its Content-Length, or its last chunk and
+ * trailer, in: a server may keep the connection open all the same) or,
+ * with neither, to EOF; then parsed. Blocking, but every wait is a
+ * poll() with a deadline, so a server that stops answering costs a
+ * bounded time. Trust is the CA bundle given to fetch_new, parsed once;
+ * the server's name is checked against its certificate.
  *
  * The parser (scan) is one state machine, run on each longer prefix as
  * the response comes in and then once more on the whole for
@@ -113,28 +115,6 @@ is_b64url(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
 	    (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-}
-
-/*
- * p[0..n) for an error message, NUL-terminated in dst: what is not
- * printable ASCII (CR, ESC, DEL, any control or 8-bit byte) becomes '?',
- * so a hostile server cannot write into the log, and more than dlen - 4
- * bytes are cut, with "...". dst.
- */
-static const char *
-quote(char *dst, size_t dlen, const char *p, size_t n)
-{
-	size_t	i, max = dlen - 4;
-
-	for (i = 0; i < n && i < max; i++)
-		dst[i] = (unsigned char)p[i] >= 0x20 &&
-		    (unsigned char)p[i] < 0x7f ? p[i] : '?';
-	if (n > max) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
-	return dst;
 }
 
 /*
@@ -385,7 +365,7 @@ field(const char *name, size_t nlen, const char *v, size_t vlen, time_t now,
 			trim(&q, &i);
 			if (digits(q, i, FETCH_BODY_MAX, &len) == -1) {
 				snprintf(err, errlen, "bad Content-Length "
-				    "\"%s\"", quote(qb, sizeof(qb), v, vlen));
+				    "\"%s\"", printable(qb, sizeof(qb), v, vlen));
 				return -1;
 			}
 			if (f->has_length && f->length != len) {
@@ -409,7 +389,7 @@ field(const char *name, size_t nlen, const char *v, size_t vlen, time_t now,
 			if (!name_is(q, i, "chunked")) {
 				snprintf(err, errlen, "unsupported "
 				    "Transfer-Encoding \"%s\"",
-				    quote(qb, sizeof(qb), q, i));
+				    printable(qb, sizeof(qb), q, i));
 				return -1;
 			}
 			if (f->chunked) {
@@ -509,7 +489,7 @@ scan_head(const char *buf, size_t len, int head_req, time_t now,
 		    fixed(l + 9, 3, &status) == -1 ||
 		    (n > 12 && l[12] != ' ')) {
 			snprintf(err, errlen, "not an HTTP/1.x status line: "
-			    "\"%s\"", quote(q, sizeof(q), l, n));
+			    "\"%s\"", printable(q, sizeof(q), l, n));
 			return SCAN_BAD;
 		}
 		for (i = 12; i < n; i++)
@@ -542,13 +522,13 @@ scan_head(const char *buf, size_t len, int head_req, time_t now,
 		}
 		if ((colon = memchr(l, ':', n)) == NULL || colon == l) {
 			snprintf(err, errlen, "header line without a name: "
-			    "\"%s\"", quote(q, sizeof(q), l, n));
+			    "\"%s\"", printable(q, sizeof(q), l, n));
 			return SCAN_BAD;
 		}
 		for (i = 0; l + i < colon; i++)
 			if (!is_tchar((unsigned char)l[i])) {
 				snprintf(err, errlen, "bad header name \"%s\"",
-				    quote(q, sizeof(q), l,
+				    printable(q, sizeof(q), l,
 				    (size_t)(colon - l)));
 				return SCAN_BAD;
 			}
@@ -557,7 +537,7 @@ scan_head(const char *buf, size_t len, int head_req, time_t now,
 		for (i = 0; i < vlen; i++)
 			if (is_ctl((unsigned char)v[i])) {
 				snprintf(err, errlen, "control character in "
-				    "header %s", quote(q, sizeof(q), l,
+				    "header %s", printable(q, sizeof(q), l,
 				    (size_t)(colon - l)));
 				return SCAN_BAD;
 			}
@@ -607,7 +587,7 @@ scan_size(const char *buf, size_t len, struct frame *f, char *err,
 		;
 	if (hex == 0 || (i < n && l[i] != ';')) {
 		snprintf(err, errlen, "bad chunk size \"%s\"",
-		    quote(q, sizeof(q), l, n));
+		    printable(q, sizeof(q), l, n));
 		return SCAN_BAD;
 	}
 	for (; i < n; i++)
@@ -872,7 +852,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	memset(u, 0, sizeof(*u));
 	if (strncasecmp(s, "https://", 8) != 0) {
 		snprintf(err, errlen, "%s: not an https:// URL",
-		    quote(q, sizeof(q), s, strlen(s)));
+		    printable(q, sizeof(q), s, strlen(s)));
 		return -1;
 	}
 	h = s + 8;
@@ -915,34 +895,9 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 			goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: bad URL", quote(q, sizeof(q), s,
+	snprintf(err, errlen, "%s: bad URL", printable(q, sizeof(q), s,
 	    strlen(s)));
 	return -1;
-}
-
-/* 1 when fd is ready for ev, 0 when deadline (now_ms) passed first, -1
- * on a poll error. */
-static int
-wait_fd(int fd, short ev, int64_t deadline)
-{
-	struct pollfd	pfd;
-	int64_t		left;
-	int		n;
-
-	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = ev;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 1;	/* POLLERR, POLLHUP: the call says */
-		if (n == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
 }
 
 /* A non-blocking socket connected to ai within timeout_ms; -1 with why. */
@@ -964,7 +919,7 @@ connect_one(const struct addrinfo *ai, int timeout_ms, char *why,
 		snprintf(why, wlen, "%s", strerror(errno));
 		goto fail;
 	}
-	if ((w = wait_fd(fd, POLLOUT, now_ms() + timeout_ms)) != 1) {
+	if ((w = fd_wait(fd, POLLOUT, now_ms() + timeout_ms)) != 1) {
 		if (w == 0)
 			snprintf(why, wlen, "timed out after %d ms",
 			    timeout_ms);
@@ -983,39 +938,63 @@ fail:
 	return -1;
 }
 
-/* Every address of host in turn until one connects. -1 with err listing
- * what each one said. */
+/*
+ * A connection to port of name, a host name resolved here or, with
+ * numeric, an address as text: each of its addresses in turn until one
+ * connects, each within timeout_ms. The socket is non-blocking. -1 with
+ * why: "DNS: ..." or "connect: ADDR:PORT: reason[; ADDR:PORT: reason]...".
+ */
 static int
-connect_any(const struct url *u, int timeout_ms, char *err, size_t errlen)
+dial(const char *name, int numeric, const char *port, int timeout_ms,
+    char *why, size_t wlen)
 {
 	struct addrinfo	 hints, *res = NULL, *ai;
-	char		 where[INET6_ADDRSTRLEN + 10], why[128];
+	char		 where[INET6_ADDRSTRLEN + 10], one[128];
 	size_t		 off;
 	int		 fd = -1, rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(u->host, u->port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: DNS: %s", u->host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	hints.ai_flags = AI_NUMERICSERV | (numeric ? AI_NUMERICHOST : 0);
+	if ((rc = getaddrinfo(name, port, &hints, &res)) != 0) {
+		if (numeric)
+			snprintf(why, wlen, "connect: \"%s\" is not an IPv4 "
+			    "or IPv6 address", printable(one, sizeof(one), name,
+			    strlen(name)));
+		else
+			snprintf(why, wlen, "DNS: %s", rc == EAI_SYSTEM ?
+			    strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
-	snprintf(err, errlen, "%s: connect:", u->host);
+	snprintf(why, wlen, "connect:");
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = connect_one(ai, timeout_ms, why, sizeof(why))) != -1)
+		if ((fd = connect_one(ai, timeout_ms, one, sizeof(one))) != -1)
 			break;
 		addr_str(ai->ai_addr, where, sizeof(where));
-		off = strlen(err);
-		if (off < errlen)
-			snprintf(err + off, errlen - off, "%s %s: %s",
-			    ai == res ? "" : ";", where, why);
+		off = strlen(why);
+		if (off < wlen)
+			snprintf(why + off, wlen - off, "%s %s: %s",
+			    ai == res ? "" : ";", where, one);
 	}
 	freeaddrinfo(res);
-	if (fd != -1 && errlen > 0)
-		err[0] = '\0';
+	if (fd != -1 && wlen > 0)
+		why[0] = '\0';
 	return fd;
+}
+
+int
+fetch_dial(const char *addr, int port, int timeout_ms, char *err,
+    size_t errlen)
+{
+	char	p[8];
+
+	if (port < 1 || port > 65535) {
+		snprintf(err, errlen, "connect: bad port %d", port);
+		return -1;
+	}
+	snprintf(p, sizeof(p), "%d", port);
+	return dial(addr, 1, p, timeout_ms, err, errlen);
 }
 
 /* The socket under mbedTLS, non-blocking; the errno of a failure kept
@@ -1059,9 +1038,9 @@ static int
 tls_wait(const struct sock *s, int ret, int64_t deadline)
 {
 	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
-		return wait_fd(s->fd, POLLIN, deadline);
+		return fd_wait(s->fd, POLLIN, deadline);
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-		return wait_fd(s->fd, POLLOUT, deadline);
+		return fd_wait(s->fd, POLLOUT, deadline);
 	return -1;
 }
 
@@ -1170,29 +1149,177 @@ request(const char *method, const struct url *u, const char *ctype,
 	return req;
 }
 
-int
-fetch(struct fetch *f, const char *method, const char *url,
-    const char *ctype, const char *accept, const char *body, size_t blen,
-    int timeout_ms, struct fetch_resp *resp, char *err, size_t errlen)
-{
+/* ---- TLS on a connected socket: fetch()'s, and a STARTTLS caller's ---- */
+
+struct fetch_tls {
 	mbedtls_ssl_context	 ssl;
+	struct sock		 s;	/* the caller's fd: not ours to close */
+	int			 timeout_ms;	/* each wait's */
+	int			 timed_out;	/* the last failure: a wait */
+	char			 version[16];	/* "TLSv1.3" */
+	char			 why[256];	/* the last failure */
+};
+
+static void
+ftls_free(struct fetch_tls *t)
+{
+	if (t == NULL)
+		return;
+	mbedtls_ssl_free(&t->ssl);
+	free(t);
+}
+
+/* A client context on fd for host (SNI and the name verified), with the
+ * trust and settings of f; NULL with why. */
+static struct fetch_tls *
+ftls_new(struct fetch *f, int fd, const char *host, int timeout_ms,
+    char *why, size_t wlen)
+{
+	struct fetch_tls	*t;
+	char			 e[128];
+	int			 ret;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(why, wlen, "out of memory");
+		return NULL;
+	}
+	mbedtls_ssl_init(&t->ssl);
+	t->s.fd = fd;
+	t->timeout_ms = timeout_ms;
+	if ((ret = mbedtls_ssl_setup(&t->ssl, &f->conf)) != 0 ||
+	    (ret = mbedtls_ssl_set_hostname(&t->ssl, host)) != 0) {
+		tls_strerror(ret, e, sizeof(e));
+		snprintf(why, wlen, "TLS setup: %s", e);
+		ftls_free(t);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&t->ssl, &t->s, bio_send, bio_recv, NULL);
+	return t;
+}
+
+/* An mbedTLS call's result ret was neither done nor data: wait for what
+ * it asked for. 1 to call again; 0 with t->why set when the deadline
+ * passed first or the result is an error. */
+static int
+ftls_again(struct fetch_tls *t, int ret, int64_t deadline)
+{
+	int	w;
+
+	if ((w = tls_wait(&t->s, ret, deadline)) == 1)
+		return 1;
+	t->timed_out = w == 0;
+	if (w == 0)
+		snprintf(t->why, sizeof(t->why), "timed out after %d ms",
+		    t->timeout_ms);
+	else
+		tls_why(&t->ssl, &t->s, ret, t->why, sizeof(t->why));
+	return 0;
+}
+
+/* The handshake, within t->timeout_ms: 0, or -1 with t->why. */
+static int
+ftls_handshake(struct fetch_tls *t)
+{
+	int64_t	deadline = now_ms() + t->timeout_ms;
+	int	ret;
+
+	while ((ret = mbedtls_ssl_handshake(&t->ssl)) != 0)
+		if (!ftls_again(t, ret, deadline))
+			return -1;
+	/* "TLSv1.2" or "TLSv1.3" in 2.28 and 3.6 alike */
+	snprintf(t->version, sizeof(t->version), "%s",
+	    mbedtls_ssl_get_version(&t->ssl));
+	return 0;
+}
+
+/* All of buf[0..len) before deadline: 0, or -1 with t->why. */
+static int
+ftls_write(struct fetch_tls *t, const void *buf, size_t len,
+    int64_t deadline)
+{
+	const unsigned char	*p = buf;
+	size_t			 off;
+	int			 ret;
+
+	for (off = 0; off < len; ) {
+		ret = mbedtls_ssl_write(&t->ssl, p + off, len - off);
+		if (ret > 0)
+			off += (size_t)ret;
+		else if (!ftls_again(t, ret, deadline))
+			return -1;
+	}
+	return 0;
+}
+
+/* Bytes into buf before deadline: how many (> 0); 0 at the end of the
+ * stream, *clean saying whether it ended with the peer's close_notify;
+ * -1 with t->why. */
+static int
+ftls_read(struct fetch_tls *t, void *buf, size_t len, int64_t deadline,
+    int *clean)
+{
+	int	ret;
+
+	*clean = 0;
+	for (;;) {
+		ret = mbedtls_ssl_read(&t->ssl, buf, len);
+		if (ret > 0)
+			return ret;
+#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+		/* TLS 1.3: some mbedTLS 3.6 releases say so of each
+		 * session ticket the server sends; not data, and we
+		 * resume nothing: read on */
+		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+			continue;
+#endif
+		if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+			*clean = 1;
+			return 0;
+		}
+		if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+			return 0;
+		if (!ftls_again(t, ret, deadline))
+			return -1;
+	}
+}
+
+/* Our close_notify, best effort within t->timeout_ms. */
+static void
+ftls_close(struct fetch_tls *t)
+{
+	int64_t	deadline = now_ms() + t->timeout_ms;
+	int	ret;
+
+	while ((ret = mbedtls_ssl_close_notify(&t->ssl)) != 0 &&
+	    tls_wait(&t->s, ret, deadline) == 1)
+		;
+}
+
+/* ---- requests ---- */
+
+/* fetch() and fetch_at(): addr NULL resolves url's host. */
+static int
+fetch_via(struct fetch *f, const char *addr, const char *method,
+    const char *url, const char *ctype, const char *accept, const char *body,
+    size_t blen, int timeout_ms, struct fetch_resp *resp, char *err,
+    size_t errlen)
+{
+	struct fetch_tls	*t = NULL;
 	struct url		 u;
-	struct sock		 s = { -1, 0 };
-	char			*req = NULL, *buf = NULL, *nbuf, why[256];
+	char			*req = NULL, *buf = NULL, *nbuf, why[512];
 	char			 perr[200];
 	struct fetch_resp	 probe;
 	struct frame		 fr;
 	enum scan_result	 res = SCAN_MORE;
-	size_t			 reqlen = 0, off, len = 0, cap = 0;
-	int64_t			 deadline, last = 0;
-	int			 ret, w, framed, clean = 0, rc = -1;
+	size_t			 reqlen = 0, len = 0, cap = 0;
+	int64_t			 deadline, last;
+	int			 n, fd = -1, framed, clean = 0, rc = -1;
 	int			 head_req = strcmp(method, "HEAD") == 0;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	memset(&probe, 0, sizeof(probe));
 	memset(&fr, 0, sizeof(fr));
-	mbedtls_ssl_init(&ssl);
 	if (url_parse(url, &u, err, errlen) == -1)
 		goto out;
 	if ((req = request(method, &u, ctype, accept, body, blen,
@@ -1201,47 +1328,24 @@ fetch(struct fetch *f, const char *method, const char *url,
 		    "memory, or a bad method or header value)", u.host);
 		goto out;
 	}
-	if ((s.fd = connect_any(&u, timeout_ms, err, errlen)) == -1)
-		goto out;
-	if ((ret = mbedtls_ssl_setup(&ssl, &f->conf)) != 0 ||
-	    (ret = mbedtls_ssl_set_hostname(&ssl, u.host)) != 0) {
-		tls_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "%s: TLS setup: %s", u.host, why);
+	if ((fd = dial(addr != NULL ? addr : u.host, addr != NULL, u.port,
+	    timeout_ms, why, sizeof(why))) == -1) {
+		snprintf(err, errlen, "%s: %s", u.host, why);
 		goto out;
 	}
-	mbedtls_ssl_set_bio(&ssl, &s, bio_send, bio_recv, NULL);
-
-	deadline = now_ms() + timeout_ms;
-	while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
-		if ((w = tls_wait(&s, ret, deadline)) != 1) {
-			if (w == 0)
-				snprintf(why, sizeof(why), "timed out after "
-				    "%d ms", timeout_ms);
-			else
-				tls_why(&ssl, &s, ret, why, sizeof(why));
-			snprintf(err, errlen, "%s: TLS handshake: %s", u.host,
-			    why);
-			goto out;
-		}
-
-	deadline = now_ms() + timeout_ms;
-	for (off = 0; off < reqlen; ) {
-		ret = mbedtls_ssl_write(&ssl, (unsigned char *)req + off,
-		    reqlen - off);
-		if (ret > 0) {
-			off += (size_t)ret;
-			continue;
-		}
-		if ((w = tls_wait(&s, ret, deadline)) != 1) {
-			if (w == 0)
-				snprintf(why, sizeof(why), "timed out after "
-				    "%d ms", timeout_ms);
-			else
-				tls_why(&ssl, &s, ret, why, sizeof(why));
-			snprintf(err, errlen, "%s: sending the request: %s",
-			    u.host, why);
-			goto out;
-		}
+	if ((t = ftls_new(f, fd, u.host, timeout_ms, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s: %s", u.host, why);
+		goto out;
+	}
+	if (ftls_handshake(t) == -1) {
+		snprintf(err, errlen, "%s: TLS handshake: %s", u.host, t->why);
+		goto out;
+	}
+	if (ftls_write(t, req, reqlen, now_ms() + timeout_ms) == -1) {
+		snprintf(err, errlen, "%s: sending the request: %s", u.host,
+		    t->why);
+		goto out;
 	}
 
 	/* Each wait at most timeout_ms; the whole response within
@@ -1264,61 +1368,35 @@ fetch(struct fetch *f, const char *method, const char *url,
 			}
 			buf = nbuf;
 		}
-		ret = mbedtls_ssl_read(&ssl, (unsigned char *)buf + len,
-		    cap - len);
-		if (ret > 0) {
-			len += (size_t)ret;
-			/* Done once the response is whole: a server may
-			 * keep the connection open despite our
-			 * "Connection: close". */
-			res = scan(buf, len, head_req, time(NULL), &probe,
-			    &fr, NULL, perr, sizeof(perr));
-			if (res == SCAN_WHOLE)
-				break;
-			if (res == SCAN_BAD) {
-				snprintf(err, errlen, "%s: malformed response: "
-				    "%s", u.host, perr);
-				goto out;
-			}
-			continue;
-		}
-#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
-		/* TLS 1.3: some mbedTLS 3.6 releases say so of each
-		 * session ticket the server sends; not data, and we
-		 * resume nothing: read on */
-		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-			continue;
-#endif
-		if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-			clean = 1;
-			break;
-		}
-		if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
-			break;
 		deadline = now_ms() + timeout_ms;
 		if (deadline > last)
 			deadline = last;
-		if ((w = tls_wait(&s, ret, deadline)) != 1) {
-			if (w == 0 && now_ms() >= last)
-				snprintf(why, sizeof(why), "not complete "
+		if ((n = ftls_read(t, buf + len, cap - len, deadline,
+		    &clean)) == -1) {
+			if (t->timed_out && now_ms() >= last)
+				snprintf(t->why, sizeof(t->why), "not complete "
 				    "after %d ms", timeout_ms * FETCH_SLOW);
-			else if (w == 0)
-				snprintf(why, sizeof(why), "timed out after "
-				    "%d ms", timeout_ms);
-			else
-				tls_why(&ssl, &s, ret, why, sizeof(why));
 			snprintf(err, errlen, "%s: reading the response: %s",
-			    u.host, why);
+			    u.host, t->why);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		/* Done once the response is whole: a server may keep the
+		 * connection open despite our "Connection: close". */
+		res = scan(buf, len, head_req, time(NULL), &probe, &fr, NULL,
+		    perr, sizeof(perr));
+		if (res == SCAN_WHOLE)
+			break;
+		if (res == SCAN_BAD) {
+			snprintf(err, errlen, "%s: malformed response: %s",
+			    u.host, perr);
 			goto out;
 		}
 	}
-	if (clean || res == SCAN_WHOLE) {
-		/* ours, best effort: the answer is in already */
-		deadline = now_ms() + timeout_ms;
-		while ((ret = mbedtls_ssl_close_notify(&ssl)) != 0 &&
-		    tls_wait(&s, ret, deadline) == 1)
-			;
-	}
+	if (clean || res == SCAN_WHOLE)
+		ftls_close(t);	/* ours, best effort: the answer is in */
 	if (parse(buf, len, head_req, time(NULL), resp, &framed, perr,
 	    sizeof(perr)) == -1) {
 		snprintf(err, errlen, "%s: malformed response: %s", u.host,
@@ -1332,12 +1410,109 @@ fetch(struct fetch *f, const char *method, const char *url,
 		    "close_notify: the body may be cut short", u.host);
 		goto out;
 	}
+	snprintf(resp->tls, sizeof(resp->tls), "%s", t->version);
 	rc = 0;
 out:
-	mbedtls_ssl_free(&ssl);
-	if (s.fd != -1)
-		close(s.fd);
+	ftls_free(t);
+	if (fd != -1)
+		close(fd);
 	free(req);
 	free(buf);
 	return rc;
+}
+
+int
+fetch(struct fetch *f, const char *method, const char *url,
+    const char *ctype, const char *accept, const char *body, size_t blen,
+    int timeout_ms, struct fetch_resp *resp, char *err, size_t errlen)
+{
+	return fetch_via(f, NULL, method, url, ctype, accept, body, blen,
+	    timeout_ms, resp, err, errlen);
+}
+
+int
+fetch_at(struct fetch *f, const char *addr, const char *method,
+    const char *url, const char *ctype, const char *accept,
+    const char *body, size_t blen, int timeout_ms, struct fetch_resp *resp,
+    char *err, size_t errlen)
+{
+	return fetch_via(f, addr, method, url, ctype, accept, body, blen,
+	    timeout_ms, resp, err, errlen);
+}
+
+/*
+ * TLS on the caller's connected fd (fetch_dial's: non-blocking), as
+ * fetch() does it: the same trust, TLS >= 1.2, host as SNI and the name
+ * verified. NULL with err "<host>: <why>", why as fetch() says it after
+ * "TLS handshake: " ("certificate verification failed: the name is not
+ * in the certificate", "timed out after N ms", "connection closed").
+ */
+struct fetch_tls *
+fetch_tls_start(struct fetch *f, int fd, const char *host, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct fetch_tls	*t;
+	char			 why[256];
+
+	if ((t = ftls_new(f, fd, host, timeout_ms, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s: %s", host, why);
+		return NULL;
+	}
+	if (ftls_handshake(t) == -1) {
+		snprintf(err, errlen, "%s: %s", host, t->why);
+		ftls_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+const char *
+fetch_tls_version(const struct fetch_tls *t)
+{
+	return t->version;
+}
+
+/* errno on failure: ETIMEDOUT when a wait ran out; else the socket's, or
+ * EPROTO for a TLS error. */
+static void
+ftls_errno(const struct fetch_tls *t)
+{
+	errno = t->timed_out ? ETIMEDOUT : t->s.error != 0 ? t->s.error :
+	    EPROTO;
+}
+
+/* All of buf, each wait at most timeout_ms: 0, or -1 with errno. */
+int
+fetch_tls_write(struct fetch_tls *t, const void *buf, size_t len,
+    int timeout_ms)
+{
+	t->timed_out = 0;
+	if (ftls_write(t, buf, len, now_ms() + timeout_ms) == 0)
+		return 0;
+	ftls_errno(t);
+	return -1;
+}
+
+/* Bytes read (> 0), 0 at EOF, or -1 with errno (as fetch_tls_write). */
+ssize_t
+fetch_tls_read(struct fetch_tls *t, void *buf, size_t len, int timeout_ms)
+{
+	int	n, clean;
+
+	t->timed_out = 0;
+	if ((n = ftls_read(t, buf, len, now_ms() + timeout_ms, &clean)) >= 0)
+		return n;
+	ftls_errno(t);
+	return -1;
+}
+
+/* close_notify (best effort, within the start's timeout), then free; the
+ * fd stays open, the caller's. */
+void
+fetch_tls_end(struct fetch_tls *t)
+{
+	if (t == NULL)
+		return;
+	ftls_close(t);
+	ftls_free(t);
 }

@@ -133,3 +133,25 @@ addr_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "(unknown)");
 	return buf;
 }
+
+/*
+ * p[0..n) for an error message, NUL-terminated in dst: what is not
+ * printable ASCII (CR, ESC, DEL, any control or 8-bit byte) becomes '?',
+ * so a hostile server cannot write into the log, and more than dlen - 4
+ * bytes are cut, with "...". dst.
+ */
+const char *
+printable(char *dst, size_t dlen, const char *p, size_t n)
+{
+	size_t	i, max = dlen - 4;
+
+	for (i = 0; i < n && i < max; i++)
+		dst[i] = (unsigned char)p[i] >= 0x20 &&
+		    (unsigned char)p[i] < 0x7f ? p[i] : '?';
+	if (n > max) {
+		memcpy(dst + i, "...", 3);
+		i += 3;
+	}
+	dst[i] = '\0';
+	return dst;
+}

@@ -5,6 +5,8 @@
  */
 #include <sys/epoll.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,4 +106,29 @@ loop_free(void)
 	if (epfd != -1)
 		close(epfd);
 	epfd = -1;
+}
+
+/* 1 when fd is ready for ev, 0 when deadline (now_ms) passed first, -1
+ * on a poll error. */
+int
+fd_wait(int fd, short ev, int64_t deadline)
+{
+	struct pollfd	pfd;
+	int64_t		left;
+	int		n;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = ev;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 1;	/* POLLERR, POLLHUP: the call says */
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
 }

@@ -1,7 +1,8 @@
 /*
  * main.c: options, the modes (serve, --check, --print-policy,
- * --print-dns, --healthcheck) and start-up. Errors before serving are fatal with a clear
- * message; once serving, nothing exits on bad input.
+ * --print-dns, --check-live, --healthcheck) and start-up. Errors before
+ * serving are fatal with a clear message; once serving, nothing exits on
+ * bad input.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ usage(FILE *f)
 	    "usage: mtasts-httpd [-v] [-c FILE] [--check | --print-policy "
 	    "[DOMAIN] |\n"
 	    "                    --print-dns [DOMAIN] | --healthcheck |\n"
+	    "                    --check-live [--no-smtp] [DOMAIN...] |\n"
 	    "                    --version | --help]\n"
 	    "Serves the MTA-STS policy (RFC 8461) of the domains in FILE\n"
 	    "(default " DEFAULT_CONF ", or the MTASTS_* environment\n"
@@ -30,6 +32,12 @@ usage(FILE *f)
 	    "  --print-policy     print the policy text, then exit\n"
 	    "  --print-dns        print the DNS records to publish, then "
 	    "exit\n"
+	    "  --check-live       check what DNS and the network publish "
+	    "against\n"
+	    "                     the config: PASS/WARN/FAIL lines; exit 1 "
+	    "on a FAIL\n"
+	    "  --no-smtp          with --check-live: skip the MX hosts' "
+	    "port 25\n"
 	    "  --healthcheck      fetch the policy from the running server "
 	    "over TLS:\n"
 	    "                     exit 0 when it answers, 1 when not\n"
@@ -51,7 +59,7 @@ print_diag(const struct diag *d)
 
 /* The config: FILE, or the environment when file is NULL. */
 static struct conf *
-load(const char *file)
+load(const char *file, int status)
 {
 	struct diag	 d = { 0 };
 	struct conf	*c;
@@ -60,7 +68,7 @@ load(const char *file)
 	print_diag(&d);
 	diag_free(&d);
 	if (c == NULL)
-		exit(1);
+		exit(status);
 	return c;
 }
 
@@ -120,6 +128,19 @@ print_policy(const struct conf *c, const char *only)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* A new id's rollout notes (history.c), as zone-file comments. */
+static void
+print_notes(const char *notes)
+{
+	const char	*line, *nl;
+
+	for (line = notes; line != NULL && *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		printf("; %.*s\n", (int)(nl - line), line);
+	}
+}
+
 /*
  * --print-dns uses the same id the server serves: an unchanged policy
  * keeps its stored id; a changed one gets its new id minted and stored
@@ -145,7 +166,7 @@ print_dns(const struct conf *c, const char *only)
 		r[n].policy = render(c, i, &r[n].len);
 		n++;
 	}
-	if (state_commit(c->state_dir, r, n, time(NULL), &d) == -1) {
+	if (state_commit(c->state_dir, r, n, 0, time(NULL), &d) == -1) {
 		print_diag(&d);
 		exit(1);
 	}
@@ -157,12 +178,60 @@ print_dns(const struct conf *c, const char *only)
 		if ((rec = dns_render(&c->domains[i], r[n].id)) == NULL)
 			fatalx("out of memory");
 		printf("%s%s", n > 0 ? "\n" : "", rec);
+		print_notes(r[n].notes);
+		free(r[n].notes);
 		free(rec);
 		free((char *)r[n].policy);
 		n++;
 	}
 	free(r);
 	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/*
+ * --check-live: the ids are the ones --print-dns gives (an unchanged
+ * policy keeps its id; a changed one gets the id the server will serve
+ * it with); then live.c's checks. 0, 1 (something FAILed) or 2.
+ */
+static int
+check_live(const struct conf *c, char *const *only, size_t nonly, int smtp)
+{
+	struct diag		 d = { 0 };
+	struct state_req	*r;
+	char			**ids;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < nonly; i++)
+		if (conf_find_domain(c, only[i]) == NULL) {
+			fprintf(stderr, "error: %s: domain %s is not "
+			    "configured\n", c->file, only[i]);
+			return 2;
+		}
+	if ((r = calloc(c->ndomains + 1, sizeof(*r))) == NULL ||
+	    (ids = calloc(c->ndomains + 1, sizeof(*ids))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < c->ndomains; i++) {
+		r[i].domain = c->domains[i].name;
+		r[i].policy = render(c, i, &r[i].len);
+	}
+	if (state_commit(c->state_dir, r, c->ndomains, 0, time(NULL),
+	    &d) == -1) {
+		print_diag(&d);
+		return 2;
+	}
+	print_diag(&d);
+	diag_free(&d);
+	for (i = 0; i < c->ndomains; i++) {
+		ids[i] = r[i].id;
+		free(r[i].notes);
+	}
+	rc = live_check(c, ids, only, nonly, smtp);
+	for (i = 0; i < c->ndomains; i++)
+		free((char *)r[i].policy);
+	free(r);
+	free(ids);
+	return rc;
 }
 
 /*
@@ -205,13 +274,15 @@ check(const struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS, M_HEALTH };
+	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS, M_HEALTH, M_LIVE };
 	static const struct option longopts[] = {
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "check",		no_argument,		NULL, 'C' },
 		{ "print-policy",	no_argument,		NULL, 'P' },
 		{ "print-dns",		no_argument,		NULL, 'D' },
 		{ "healthcheck",	no_argument,		NULL, 'H' },
+		{ "check-live",		no_argument,		NULL, 'L' },
+		{ "no-smtp",		no_argument,		NULL, 'S' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ "help",		no_argument,		NULL, 'h' },
@@ -219,7 +290,7 @@ main(int argc, char *argv[])
 	};
 	const char	*file = NULL, *only = NULL;
 	struct conf	*c;
-	int		 ch, mode = M_SERVE, verbose = 0, rc;
+	int		 ch, mode = M_SERVE, verbose = 0, rc, smtp = 1;
 
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -238,6 +309,12 @@ main(int argc, char *argv[])
 		case 'H':
 			mode = M_HEALTH;
 			break;
+		case 'L':
+			mode = M_LIVE;
+			break;
+		case 'S':
+			smtp = 0;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -255,7 +332,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || (argc == 1 && mode != M_POLICY && mode != M_DNS)) {
+	if ((argc > 1 && mode != M_LIVE) || (argc == 1 && mode != M_POLICY &&
+	    mode != M_DNS && mode != M_LIVE) || (!smtp && mode != M_LIVE)) {
 		usage(stderr);
 		return 2;
 	}
@@ -265,8 +343,11 @@ main(int argc, char *argv[])
 
 	if (file == NULL && !env_present())
 		file = DEFAULT_CONF;
-	c = load(file);
+	c = load(file, mode == M_LIVE ? 2 : 1);
 	switch (mode) {
+	case M_LIVE:
+		rc = check_live(c, argv, (size_t)argc, smtp);
+		break;
 	case M_CHECK:
 		rc = check(c);
 		break;

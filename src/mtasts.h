@@ -55,6 +55,10 @@ void	 fatal(const char *, ...)
 void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 const char *addr_str(const struct sockaddr *, char *, size_t);
+/* p[0..n) made printable for a message, in dst (dlen > 4): bytes that
+ * are not printable ASCII become '?', more than dlen - 4 are cut with
+ * "...". Returns dst. */
+const char *printable(char *dst, size_t dlen, const char *p, size_t n);
 
 /* loop.c: one epoll loop, one thread. */
 struct ev {
@@ -70,6 +74,9 @@ int	 loop_run(int (*tick)(void));
 void	 loop_stop(void);
 void	 loop_free(void);
 int64_t	 now_ms(void);
+/* Blocking code (children, the CLI): 1 when fd is ready for ev (POLLIN,
+ * POLLOUT), 0 when deadline (now_ms) passed first, -1 on a poll error. */
+int	 fd_wait(int fd, short ev, int64_t deadline);
 
 /* diag.c: a list of errors and warnings, each one line of text. */
 struct diag {
@@ -98,6 +105,16 @@ void	 hmap_put(struct hmap *, const char *key, void *val);
 void	*hmap_get(const struct hmap *, const char *key, size_t len);
 void	 hmap_free(struct hmap *);
 
+/* file.c: whole files. The whole file (at most max bytes), NUL-terminated,
+ * malloc'd (wiped on failure); NULL with errno (EFBIG: over max). */
+char	*file_read(const char *path, size_t max, size_t *lenp);
+/* Replace path by len bytes of data at once: a temporary file (of mode,
+ * as the umask leaves it) beside it, fsync, rename, fsync of the
+ * directory; a crash leaves the old file or the new one. 0, or -1 with a
+ * message naming path in err. */
+int	 file_write_atomic(const char *path, const char *data, size_t len,
+	    int mode, char *err, size_t errlen);
+
 /* name.c: host names in the form they are compared in. */
 /* Host-name form for comparing: lower case, one trailing dot dropped.
  * Writes at most cap bytes incl. NUL; returns the length, or -1 if
@@ -116,6 +133,20 @@ int		 policy_check_name(const char *, int allow_wildcard,
 		    char *err, size_t errlen);
 int		 policy_check_rua(const char *, char *err, size_t errlen);
 int		 policy_wildcard_match(const char *pattern, const char *host);
+/* The facts of a policy text (one we rendered: the history's). */
+struct policy_facts {
+	int		 mode;
+	long long	 max_age;
+	char		**mx;
+	size_t		 nmx;
+};
+int	 policy_facts(const char *text, size_t len, struct policy_facts *);
+void	 policy_facts_free(struct policy_facts *);
+int	 policy_matches(const struct policy_facts *, const char *host);
+/* Lines for what senders still holding old (id, cached until) lose
+ * under new, appended to *out. 0 or -1 (memory). */
+int	 policy_rollout(const struct policy_facts *old, const char *id,
+	    time_t until, const struct policy_facts *new, char **out);
 struct conf_domain;
 /* The policy text of a domain: 0, or one of these. */
 enum { POLICY_TOO_LARGE = -1, POLICY_NOMEM = -2 };
@@ -170,6 +201,7 @@ struct conf {
 	char			*group;
 	char			*hook;
 	int			 hook_timeout;		/* seconds */
+	int			 check_interval;	/* seconds; 0: off */
 	int			 watch;		/* enum watch_mode */
 	struct conf_domain	*domains;
 	size_t			 ndomains;
@@ -196,12 +228,19 @@ char	*dns_sts_record(const char *domain, const char *id);
 void	 dns_sts_name(const char *domain, char *buf, size_t len);
 void	 dns_sts_value(const char *id, char *buf, size_t len);
 char	*dns_render(const struct conf_domain *, const char *id);
+/* The id of an _mta-sts TXT value; the rua of an _smtp._tls one. 0, or -1
+ * with err saying what is wrong with it. */
+int	 dns_sts_parse(const char *txt, size_t len, char id[ID_MAX + 1],
+	    char *err, size_t errlen);
+int	 dns_tlsrpt_parse(const char *txt, size_t len, char *rua, size_t cap,
+	    char *err, size_t errlen);
 
 /* state.c: the persisted ids of all domains, <state_dir>/state, with
  * whether each one's announcement is done; serialised on
  * <state_dir>/state.lock. Warnings and errors go into a struct diag. */
 #define STATE_FILE	"state"
 #define STATE_LOCK	"state.lock"
+#define HISTORY_FILE	"history"	/* history.c's */
 struct state_req {
 	const char	*domain;	/* in */
 	const char	*policy;	/* in (commit): the bytes served */
@@ -209,23 +248,52 @@ struct state_req {
 	char		 id[ID_MAX + 1];	/* out (commit); in (mark) */
 	int		 announced;	/* out: its announcement is done */
 	int		 minted;	/* out (commit): new in this commit */
+	char		*notes;	/* out (commit): what senders still holding
+				 * an earlier policy lose under this one
+				 * (history.c), lines; NULL if nothing. The
+				 * caller frees it. */
 };
 int	 state_next_id(const char *prev, time_t now, char out[ID_MAX + 1]);
 int	 state_prepare(const char *dir, struct diag *);
 void	 state_lock_wait(int ms);
+/* serving: the caller serves these policies from now on (the server;
+ * not --print-dns), so earlier ones are no longer served. */
 int	 state_commit(const char *dir, struct state_req *, size_t n,
-	    time_t now, struct diag *);
+	    int serving, time_t now, struct diag *);
 int	 state_mark(const char *dir, struct state_req *, size_t n,
 	    time_t now, struct diag *);
+
+/* history.c: the policies each domain served, <state_dir>/history,
+ * updated by state_commit under its lock. */
+struct hist {
+	char	 domain[256];
+	char	 id[ID_MAX + 1];
+	time_t	 first;		/* committed */
+	time_t	 last;		/* no longer served; 0: may still be */
+	char	*text;		/* the policy */
+	size_t	 len;
+};
+struct history {
+	struct hist	*e;
+	size_t		 n;
+};
+int	 history_load(const char *dir, struct history *, struct diag *);
+void	 history_free(struct history *);
+time_t	 history_until(const struct hist *, time_t now);
+void	 history_update(const char *dir, struct state_req *, size_t n,
+	    int serving, time_t now, struct diag *);
 
 /* acmemsg.c: the ACME server's JSON objects read into one plain struct;
  * pure, fuzzed. Strings kept are safe to echo into a request unescaped. */
 enum { ACME_DIRECTORY, ACME_ORDER, ACME_AUTHZ, ACME_PROBLEM };
 #define ACME_AUTHZ_MAX	8
+#define ACME_CAA_MAX	8
 struct acme_msg {
 	char	 status[16];	/* "" if none or not a plain word */
 	char	*new_nonce, *new_account, *new_order;	/* directory */
 	char	*terms;
+	char	*caa[ACME_CAA_MAX];	/* meta.caaIdentities */
+	size_t	 ncaa;
 	char	*finalize, *certificate;		/* order */
 	char	*authz[ACME_AUTHZ_MAX];
 	size_t	 nauthz;
@@ -458,6 +526,7 @@ struct fetch_resp {
 	char	 location[1024];	/* Location; "" if none */
 	char	 content_type[128];	/* media type only, lower case */
 	long	 retry_after;		/* seconds; -1 if none or bad */
+	char	 tls[16];		/* "TLSv1.3": the connection's */
 };
 /* A whole response as read until EOF (len bytes): pure, bounded by the
  * limits above. 0, or -1 with err saying what is wrong. */
@@ -477,6 +546,85 @@ int	 fetch(struct fetch *, const char *method, const char *url,
 	    const char *ctype, const char *accept, const char *body,
 	    size_t blen, int timeout_ms, struct fetch_resp *resp, char *err,
 	    size_t errlen);
+
+/* fetch.c, for the live checks: a request to one address, and TLS on a
+ * connection of one's own (SMTP STARTTLS). */
+int	 fetch_at(struct fetch *, const char *addr, const char *method,
+	    const char *url, const char *ctype, const char *accept,
+	    const char *body, size_t blen, int timeout_ms,
+	    struct fetch_resp *resp, char *err, size_t errlen);
+int	 fetch_dial(const char *addr, int port, int timeout_ms, char *err,
+	    size_t errlen);
+struct fetch_tls;
+struct fetch_tls *fetch_tls_start(struct fetch *, int fd, const char *host,
+	    int timeout_ms, char *err, size_t errlen);
+const char *fetch_tls_version(const struct fetch_tls *);
+int	 fetch_tls_write(struct fetch_tls *, const void *, size_t,
+	    int timeout_ms);
+ssize_t	 fetch_tls_read(struct fetch_tls *, void *, size_t, int timeout_ms);
+void	 fetch_tls_end(struct fetch_tls *);
+
+/* dnsq.c: DNS questions through the system resolver, answers read with
+ * its ns_* parser. Blocking: for --check-live and the watcher child. */
+enum { DNSQ_T_A = 1, DNSQ_T_CNAME = 5, DNSQ_T_MX = 15, DNSQ_T_TXT = 16,
+       DNSQ_T_AAAA = 28, DNSQ_T_CAA = 257 };
+enum { DNSQ_OK = 0, DNSQ_NONAME = 1, DNSQ_NODATA = 2, DNSQ_FAIL = -1 };
+struct dnsq_rr {
+	int	 type;
+	char	 name[256];	/* owner: lower case, no trailing dot */
+	int	 pref;		/* MX preference; CAA flags */
+	char	 tag[16];	/* CAA tag, lower case */
+	char	*data;		/* malloc'd, NUL-terminated: TXT its strings
+				 * joined (see len); MX/CNAME the target, lower
+				 * case, no trailing dot, "" for the null MX;
+				 * A/AAAA the address as text; CAA the value */
+	size_t	 len;
+};
+struct dnsq_ans {
+	struct dnsq_rr	*rr;	/* the records of the type asked */
+	size_t		 n;
+	int		 rcode;
+	char		 cname[256];	/* the name asked is an alias of this
+					 * one; "" if not */
+};
+int	 dnsq_parse(const unsigned char *msg, size_t len, const char *qname,
+	    int type, struct dnsq_ans *, char *err, size_t errlen);
+int	 dnsq_query(const char *name, int type, struct dnsq_ans *, char *err,
+	    size_t errlen);
+void	 dnsq_free(struct dnsq_ans *);
+const char *dnsq_type_name(int type);
+
+/* smtp.c: a STARTTLS probe of one MX host. */
+int	 smtp_reply(const char *buf, size_t len, int *code, size_t *used,
+	    int *starttls, char *err, size_t errlen);
+int	 smtp_probe(struct fetch *, const char *host, const char *addr,
+	    int port, const char *ehlo, int timeout_ms, char *detail,
+	    size_t dlen);
+
+/* child.c: in a child right after fork(): only stdio and keep stay open,
+ * default signals, dies with the parent, none of its secrets or
+ * capabilities. */
+void	 child_init(int keep);
+
+/* live.c: the deployment as senders see it: the checks of one domain,
+ * each result through emit; --check-live (0: nothing FAILed, 1: some). */
+enum { LIVE_PASS, LIVE_WARN, LIVE_FAIL };
+enum { LIVE_SMTP = 1, LIVE_DNS = 2 };	/* what: smtp too; DNS side only */
+typedef void	 live_emit(void *arg, int level, const char *domain,
+		    const char *check, const char *extra, const char *detail);
+int	 live_domain(const struct conf *, size_t i, const char *id,
+	    const struct history *, struct fetch *, int what, live_emit *,
+	    void *arg);
+int	 live_check(const struct conf *, char *const *ids, char *const *only,
+	    size_t n, int smtp);
+
+/* dnswatch.c: while serving, rounds of live.c's DNS-side checks in a
+ * child, changes logged. start: the config in force and its ids (per
+ * domain); a round now, then every check_interval. */
+void	 dnswatch_start(const struct conf *, const char *const *ids, size_t n);
+int	 dnswatch_expire(void);		/* ms to wait, or -1 */
+void	 dnswatch_reap(void);		/* after SIGCHLD */
+void	 dnswatch_stop(void);
 
 /* acme.c: RFC 8555 certificates for the ACME domains, got by a child
  * process (network and keys; the serving loop never waits on it); the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mtasts.h"
 
@@ -226,5 +227,166 @@ policy_render(const struct conf_domain *d, char **out, size_t *len)
 	}
 	*out = buf;
 	*len = off;
+	return 0;
+}
+
+/*
+ * The facts of a policy text as policy_render writes it (the history
+ * keeps texts, not configs): mode, max_age, mx patterns. Lines end in
+ * CRLF or LF; unknown keys are skipped (RFC 8461 3.2). 0, or -1 if there
+ * is no mode or no max_age, or memory runs out.
+ */
+int
+policy_facts(const char *text, size_t len, struct policy_facts *f)
+{
+	const char	*p = text, *end = text + len, *nl, *v;
+	size_t		 kl, vl;
+	char		 buf[300], **nmx;
+	long long	 age;
+	char		*ep;
+
+	memset(f, 0, sizeof(*f));
+	f->mode = MODE_UNSET;
+	f->max_age = -1;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((v = memchr(p, ':', (size_t)(nl - p))) == NULL)
+			continue;
+		kl = (size_t)(v - p);
+		for (v++; v < nl && (*v == ' ' || *v == '\t'); v++)
+			;
+		vl = (size_t)(nl - v);
+		while (vl > 0 && isspace((unsigned char)v[vl - 1]))
+			vl--;
+		if (vl >= sizeof(buf))
+			continue;
+		memcpy(buf, v, vl);
+		buf[vl] = '\0';
+		if (kl == 4 && memcmp(p, "mode", 4) == 0)
+			f->mode = policy_mode_parse(buf);
+		else if (kl == 7 && memcmp(p, "max_age", 7) == 0) {
+			age = strtoll(buf, &ep, 10);
+			if (*ep == '\0' && age >= 0 && age <= MAX_AGE_MAX)
+				f->max_age = age;
+		} else if (kl == 2 && memcmp(p, "mx", 2) == 0 && vl > 0) {
+			nmx = realloc(f->mx, (f->nmx + 1) * sizeof(*nmx));
+			if (nmx == NULL)
+				goto fail;
+			f->mx = nmx;
+			if ((f->mx[f->nmx] = strdup(buf)) == NULL)
+				goto fail;
+			f->nmx++;
+		}
+		if (nl == end)
+			break;
+	}
+	if (f->mode == MODE_UNSET || f->max_age < 0)
+		goto fail;
+	return 0;
+fail:
+	policy_facts_free(f);
+	return -1;
+}
+
+void
+policy_facts_free(struct policy_facts *f)
+{
+	size_t	i;
+
+	for (i = 0; i < f->nmx; i++)
+		free(f->mx[i]);
+	free(f->mx);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Whether host is matched by one of the policy's mx patterns. */
+int
+policy_matches(const struct policy_facts *f, const char *host)
+{
+	size_t	i;
+
+	for (i = 0; i < f->nmx; i++)
+		if (policy_wildcard_match(f->mx[i], host))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether every host pattern p matches is also matched by a pattern of f:
+ * a host name by any pattern matching it; "*.x" only by "*.x" itself
+ * (a list of hosts cannot cover all of a wildcard's).
+ */
+static int
+covered(const struct policy_facts *f, const char *p)
+{
+	size_t	i;
+
+	if (strncmp(p, "*.", 2) != 0)
+		return policy_matches(f, p);
+	for (i = 0; i < f->nmx; i++)
+		if (strcasecmp(f->mx[i], p) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * What a sender that still holds policy old loses when the policy becomes
+ * new, one line per change, each newline-terminated, appended to *out
+ * (malloc'd; the caller frees): an mx pattern of an enforce policy that
+ * new no longer covers (removed, or narrowed when new still matches some
+ * of its hosts), and a move from testing to enforce. until is when old
+ * may last be held, id its id. 0, or -1 if memory runs out.
+ */
+int
+policy_rollout(const struct policy_facts *old, const char *id, time_t until,
+    const struct policy_facts *new, char **out)
+{
+	char		 when[40], *line, *nb;
+	struct tm	 tm;
+	size_t		 i, j, have, add;
+	int		 narrowed, n;
+
+	if (gmtime_r(&until, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", (long long)until);
+	for (i = 0; i <= old->nmx; i++) {
+		line = NULL;
+		if (i == old->nmx) {
+			if (old->mode == MODE_TESTING &&
+			    new->mode == MODE_ENFORCE)
+				n = asprintf(&line, "mode testing -> enforce: "
+				    "senders holding id %s only report failures "
+				    "until %s; enforce applies to all from then "
+				    "on\n", id, when);
+			else
+				continue;
+		} else {
+			if (old->mode != MODE_ENFORCE ||
+			    covered(new, old->mx[i]))
+				continue;
+			narrowed = 0;
+			for (j = 0; j < new->nmx; j++)
+				if (strncmp(old->mx[i], "*.", 2) == 0 &&
+				    policy_wildcard_match(old->mx[i],
+				    new->mx[j]))
+					narrowed = 1;
+			n = asprintf(&line, "mx pattern '%s' %s: keep MX hosts "
+			    "matching '%s' valid until %s (id %s may be cached "
+			    "until then)\n", old->mx[i], narrowed ? "narrowed" :
+			    "removed", old->mx[i], when, id);
+		}
+		if (n == -1)
+			return -1;
+		have = *out != NULL ? strlen(*out) : 0;
+		add = strlen(line);
+		if ((nb = realloc(*out, have + add + 1)) == NULL) {
+			free(line);
+			return -1;
+		}
+		memcpy(nb + have, line, add + 1);
+		*out = nb;
+		free(line);
+	}
 	return 0;
 }

@@ -46,7 +46,8 @@ lookup_id(const char *name, int is_group, gid_t *pw_gid)
 static void
 chown_state(const char *dir, uid_t uid, gid_t gid)
 {
-	static const char *const files[] = { STATE_FILE, STATE_LOCK, "acme" };
+	static const char *const files[] = { STATE_FILE, STATE_LOCK,
+	    HISTORY_FILE, "acme" };
 	char		 path[4096];
 	size_t		 i;
 	DIR		*d;

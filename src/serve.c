@@ -95,6 +95,20 @@ log_diag(struct diag *d)
 	diag_free(d);
 }
 
+/* The rollout notes of a new id (history.c), a warning each. */
+static void
+log_notes(const char *domain, const char *id, char *notes)
+{
+	char	*line, *nl;
+
+	for (line = notes; line != NULL && *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		log_warnx("%s: new id %s: %s", domain, id, line);
+	}
+}
+
 /*
  * Commit the ids of s's policies to the state directory (all domains or
  * none). Returns them, one per site (malloc'd; its strings are s's), or
@@ -116,11 +130,18 @@ commit(const struct conf *c, const struct snapshot *s)
 		r[i].policy = s->sites[i].policy;
 		r[i].len = s->sites[i].policy_len;
 	}
-	if (state_commit(c->state_dir, r, s->nsites, time(NULL), &d) == -1) {
+	if (state_commit(c->state_dir, r, s->nsites, 1, time(NULL), &d) == -1) {
 		free(r);
 		r = NULL;
 	}
 	log_diag(&d);
+	for (i = 0; r != NULL && i < s->nsites; i++) {
+		/* a new id's: said once, as its record is */
+		if (!r[i].announced)
+			log_notes(r[i].domain, r[i].id, r[i].notes);
+		free(r[i].notes);
+		r[i].notes = NULL;
+	}
 	return r;
 }
 
@@ -575,6 +596,24 @@ find_site(const struct snapshot *s, const struct site *site)
 static void	on_acme(void);
 static int64_t	acme_retry_at;	/* on_acme() failed: again then */
 
+/* The DNS checks (dnswatch.c) of the config in force and its ids: a round
+ * now, then every check_interval. */
+static void
+watch_dns(void)
+{
+	const char	**v;
+	size_t		  i;
+
+	if ((v = calloc(snap->nsites + 1, sizeof(*v))) == NULL) {
+		log_warnx("out of memory: DNS checks not restarted");
+		return;
+	}
+	for (i = 0; i < snap->nsites; i++)
+		v[i] = ids[i].id;
+	dnswatch_start(conf, v, snap->nsites);
+	free(v);
+}
+
 static void
 reload(const char *why)
 {
@@ -634,6 +673,7 @@ reload(const char *why)
 	watch_files(conf);
 	acme_start(conf, on_acme);	/* a new child only if ACME changed */
 	acme_retry_at = 0;		/* what it would have done is done */
+	watch_dns();
 
 	/* ...announce last. */
 	announce(0, 1);
@@ -709,6 +749,7 @@ signal_ready(struct ev *ev, uint32_t events)
 		case SIGCHLD:
 			hook_reap();
 			acme_reap();
+			dnswatch_reap();
 			break;
 		}
 	}
@@ -732,6 +773,7 @@ tick(void)
 	t = bridge_expire();
 	t = earliest(t, hook_expire());
 	t = earliest(t, acme_expire());
+	t = earliest(t, dnswatch_expire());
 	if (acme_retry_at != 0) {
 		if (acme_retry_at <= now_ms())
 			on_acme();
@@ -795,8 +837,10 @@ serve(struct conf *c)
 	announce(1, print_records(conf, snap, ids));
 	log_info("mtasts-httpd %s serving %zu domain%s", MTASTS_VERSION,
 	    snap->nsites, snap->nsites == 1 ? "" : "s");
-	/* After the drop: the ACME child runs as the service user. */
+	/* After the drop: the ACME child runs as the service user, as do
+	 * the rounds of DNS checks. */
 	acme_start(conf, on_acme);
+	watch_dns();
 	/*
 	 * From now on a lock held elsewhere (a stopped --print-dns) must not
 	 * stall serving for long: --print-dns holds it for milliseconds, so
@@ -809,6 +853,7 @@ serve(struct conf *c)
 		log_warn("epoll_wait");
 
 	acme_stop();
+	dnswatch_stop();
 	hook_stop();
 	while (pendings != NULL)
 		pending_drop(pendings);

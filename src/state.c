@@ -828,11 +828,13 @@ st_done(struct st *s, int ok)
  * greater than any before for that domain, not yet announced (minted
  * set). All of r are persisted together before this returns, or none.
  * Lines of domains not in r are kept. Warnings (a damaged file moved
- * aside) and the error go into d. Returns 0 or -1.
+ * aside) and the error go into d. Then the policy history (history.c)
+ * records them, with serving as history_update says, and sets r's notes.
+ * Returns 0 or -1.
  */
 int
-state_commit(const char *dir, struct state_req *r, size_t n, time_t now,
-    struct diag *d)
+state_commit(const char *dir, struct state_req *r, size_t n, int serving,
+    time_t now, struct diag *d)
 {
 	struct st	 s;
 	struct ent	*e;
@@ -876,7 +878,13 @@ state_commit(const char *dir, struct state_req *r, size_t n, time_t now,
 		r[i].minted = 1;
 		s.dirty = 1;
 	}
-	return st_done(&s, 1);
+	if (s.dirty && st_write(&s) == -1)
+		goto out;
+	/* Still under the lock; after the ids, which must not wait on it
+	 * (a crash in between is made good by the next commit). */
+	history_update(dir, r, n, serving, now, d);
+	st_close(&s);
+	return 0;
 out:
 	return st_done(&s, 0);
 }

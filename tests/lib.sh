@@ -80,8 +80,10 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# A config for domain example.com serving on a free loopback port.
-# Extra lines on stdin are appended after the domain block.
+# A config serving on a free loopback port; the domain block (and any
+# other lines) on stdin. check_interval 0: the server's DNS checks would
+# ask the machine's resolver, and tests talk only to loopback or to
+# namespaces of their own (a test that has one writes its own config).
 write_conf() {
 	local f=$1
 	{
@@ -89,6 +91,7 @@ write_conf() {
 		echo "cert ${CERT:-$CERTS/mta-sts.fullchain.crt}"
 		echo "key ${KEY:-$CERTS/mta-sts.key}"
 		echo "state_dir $T/state"
+		echo "check_interval 0"
 		cat
 	} > "$f"
 }
@@ -151,11 +154,12 @@ get() {
 
 # conf_v K [global lines...]: a config whose policy is version K (mx
 # mK.example.com, max_age 86400). $LPORT (default 0), $CERT, $KEY honoured.
+# No DNS checks, as in write_conf.
 conf_v() {
 	local k=$1 l
 	shift
-	printf 'listen 127.0.0.1:%s\ncert %s\nkey %s\nstate_dir %s\n' "${LPORT:-0}" \
-	    "${CERT:-$T/cert.pem}" "${KEY:-$T/key.pem}" "$T/state"
+	printf 'listen 127.0.0.1:%s\ncert %s\nkey %s\nstate_dir %s\ncheck_interval 0\n' \
+	    "${LPORT:-0}" "${CERT:-$T/cert.pem}" "${KEY:-$T/key.pem}" "$T/state"
 	for l in "$@"; do echo "$l"; done
 	printf 'domain example.com\nmode testing\nmx m%d.example.com\nmax_age 86400\n' "$k"
 }

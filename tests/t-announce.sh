@@ -76,7 +76,7 @@ unset LPORT
 
 # --- (c) two domains change in one reload; the state write fails
 two() {	# two K: example.com and example.net at version K
-	printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\nwatch none\n' "$CERT" "$KEY" "$T/state"
+	printf 'listen 127.0.0.1:0\ncert %s\nkey %s\nstate_dir %s\ncheck_interval 0\nwatch none\n' "$CERT" "$KEY" "$T/state"
 	printf 'domain example.com\nmode testing\nmx m%d.example.com\n' "$1"
 	printf 'domain example.net\nmode testing\nmx m%d.example.net\n' "$1"
 }

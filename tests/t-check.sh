@@ -92,7 +92,7 @@ printf 'cert %s\nkey %s\ndomain example.com\nmode nope\n' "$c/cnonly.fullchain.c
 eq "bad config: --check exits 1 with the config error" "$? $(cat "$T/err")" "1 error: $T/both.conf:4: mode 'nope': expected enforce, testing or none"
 
 # The server serves a CN-only certificate but warns at start.
-printf 'listen 127.0.0.1:0\nstate_dir %s\n' "$T/state" | cat - "$T/cn.conf" > "$T/serve-cn.conf"
+printf 'listen 127.0.0.1:0\nstate_dir %s\ncheck_interval 0\n' "$T/state" | cat - "$T/cn.conf" > "$T/serve-cn.conf"
 start_server "$T/serve-cn.conf" && {
 	ok "server warns at start about the certificate" grep -q "^warning: cert $c/cnonly.fullchain.crt: no DNS subjectAltName covers mta-sts.example.com" "$SERR"
 	stop_server

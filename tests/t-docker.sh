@@ -59,7 +59,7 @@ cp "$CERTS/mta-sts.key" "$root/etc/letsencrypt/live/mta-sts.example.com/privkey.
 chown -R 65532:65532 "$root/etc/letsencrypt"
 port=$(free_port)
 wrap=(env -i MTASTS_DOMAIN=example.com MTASTS_MODE=testing MTASTS_MX=mail.example.com
-    "MTASTS_LISTEN=127.0.0.1:$port" "$(command -v chroot)" --userspec=65532:65532 "$root")
+    "MTASTS_LISTEN=127.0.0.1:$port" MTASTS_CHECK_INTERVAL=0 "$(command -v chroot)" --userspec=65532:65532 "$root")
 run=("${wrap[@]}" /mtasts-httpd)
 
 "${run[@]}" --healthcheck 2> "$T/hc0"

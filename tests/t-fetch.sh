@@ -310,6 +310,17 @@ eq "one byte a record: the final response's nonce" \
 f open-eof -t 1000 "$CA" "$URL/open-eof"
 err_has open-eof "reading the response: timed out after 1000 ms"
 
+# fetch_at: to the address given, never resolving the URL's host, which
+# stays the name sent (SNI, Host) and verified: wrong.example resolves
+# nowhere, and only the certificate for it passes
+f at -a 127.0.0.1 "$CA" "https://wrong.example:$WRONG/request"
+tr -d '\r' < "$T/at.out" > "$T/at.txt"
+eq "fetch_at: exit 0" "$RC" 0
+ok "fetch_at: Host: wrong.example:$WRONG" \
+    grep -qxF "Host: wrong.example:$WRONG" "$T/at.txt"
+ok "fetch_at: the TLS version ($(field at tls))" \
+    grep -qxE "tls TLSv1\.[23]" "$T/at.txt"
+
 f refused "$CA" "https://localhost:$REFUSED/hello"
 err_has refused "localhost: connect: 127.0.0.1:$REFUSED: Connection \
 refused"

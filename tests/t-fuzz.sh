@@ -13,7 +13,8 @@ FUZZ_TIME=${FUZZ_TIME:-30} bash "$top/tests/fuzz/run.sh" "$top/build-fuzz" > "$T
 while read -r name status rest; do
 	eq "fuzzer $name (${FUZZ_TIME:-30} s, $rest)" "$status" ok
 done < "$T/fuzz.out"
-sed -n 's/^FUZZERS[[:space:]]*=//p' "$top/Makefile" | tr -s ' \t' '\n' | sed -n 's/^fuzz_//p' | sort > "$T/want"
+# (FUZZERS may go on over continuation lines)
+sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$top/Makefile" | sed -n 's/^FUZZERS[[:space:]]*=//p' | tr -s ' \t' '\n' | sed -n 's/^fuzz_//p' | sort > "$T/want"
 awk '{ print $1 }' "$T/fuzz.out" | sort > "$T/ran"
 eq "every fuzzer the Makefile names ran ($(wc -l < "$T/want"))" "$(comm -23 "$T/want" "$T/ran" | tr '\n' ' ')" ""
 done_testing

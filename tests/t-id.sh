@@ -28,7 +28,7 @@ id3=$(dns_id "$T/a.conf")
 ok "changed back: greater again ($id2 -> $id3)" bash -c "[[ '$id3' > '$id2' ]]"
 ok "state file: a version line, the domain's line, an end line" \
     bash -c "diff <(sed -E 's/[0-9a-f]{64}/H/' '$S') <(printf 'mtasts-httpd-state 1\nexample.com $id3 H 0\nend 1\n')"
-eq "the lock file sits beside it" "$(ls "$T/state" | tr '\n' ' ')" "state state.lock "
+eq "the lock file sits beside it" "$(ls "$T/state" | tr '\n' ' ')" "history state state.lock "
 
 start_server "$T/a.conf" || exit 0
 eq "the server announces the id --print-dns stored (the CLI announces nothing)" \
@@ -55,7 +55,7 @@ printf 'id 20261102000000Z\nsha256 %064d\n' 0 > "$T/state/gone.example.state"
 start_server "$T/a.conf" || exit 0
 eq "upgrade: the old file's id, not announced again" "$(grep '^dns: _mta-sts' "$SOUT")" \
     "dns: _mta-sts.example.com. IN TXT \"v=STSv1; id=20261101000000Z\" ; id unchanged"
-eq "upgrade: every old file taken over, then removed" "$(ls "$T/state" | tr '\n' ' ')" "state state.lock "
+eq "upgrade: every old file taken over, then removed" "$(ls "$T/state" | tr '\n' ' ')" "history state state.lock "
 eq "upgrade: a domain no longer configured keeps its id" "$(stored gone.example)" "20261102000000Z 1"
 stop_server
 

@@ -15,6 +15,7 @@ listen 127.0.0.1:0
 cert $c/shared.fullchain.crt
 key $c/shared.key
 state_dir $T/state
+check_interval 0
 mode enforce
 max_age 86400
 

@@ -69,6 +69,7 @@ config mtasts-httpd 'main'
 	option enabled '1'
 	list listen '127.0.0.1:0'
 	option state_dir '$T/state1'
+	option check_interval '0'
 
 config domain
 	option name 'example.com'
@@ -87,6 +88,7 @@ cat > "$T/two.uci" <<U
 config mtasts-httpd 'main'
 	list listen '127.0.0.1:0'
 	option state_dir '$T/state2'
+	option check_interval '0'
 	option cert '$CERTS/mta-sts.fullchain.crt'
 	option key '$CERTS/mta-sts.key'
 	option max_age '86400'

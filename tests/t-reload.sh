@@ -74,7 +74,7 @@ n0=$(nnew)
 r0=$(nreload)
 { conf_v 8; echo "mx 192.0.2.1"; } > "$T/c.tmp" && mv "$T/c.tmp" "$T/c.conf"
 wait_until 10 reloads_past "$r0"
-ok "invalid config: error with file:line" grep -q "^error: $T/c.conf:9: mx '192.0.2.1' is an IP address" "$SERR"
+ok "invalid config: error with file:line" grep -q "^error: $T/c.conf:10: mx '192.0.2.1' is an IP address" "$SERR"
 ok "invalid config: 'still serving' said" grep -q '^error: reload failed: still serving the previous configuration' "$SERR"
 eq "invalid config: old policy served" "$(served_k)" 7
 eq "invalid config: no new id" "$(nnew)" "$n0"

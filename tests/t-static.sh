@@ -26,6 +26,7 @@ listen 127.0.0.1:0
 cert /etc-mtasts/mta-sts.fullchain.crt
 key /etc-mtasts/mta-sts.key
 state_dir /state
+check_interval 0
 domain example.com
 mode testing
 mx mail.example.com

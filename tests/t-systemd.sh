@@ -3,9 +3,11 @@
 # man pages, systemd unit, sysusers entry); systemd-analyze verify and
 # its offline security score on the unit; the man pages render without
 # a warning; and every system call the server makes on its serve path
-# (strace: start, requests, a reload, SIGTERM) and on its ACME client's
-# (an order against a local HTTPS server that is no ACME server) is one
-# the unit's SystemCallFilter allows. Runs once, in the plain build's pass.
+# (strace: start, requests, a reload, SIGTERM), on its DNS checks' (a
+# round against dnsmasq in a network namespace of the test's own) and on
+# its ACME client's (an order against a local HTTPS server that is no
+# ACME server) is one the unit's SystemCallFilter allows. Runs once, in
+# the plain build's pass.
 . "$(dirname "$0")/lib.sh"
 [ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +80,54 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 		get -o /dev/null /.well-known/mta-sts.txt
 		stop_server
 	}
+	# The DNS checks' calls (a forked child asking the resolver that
+	# /etc/resolv.conf names): one server with them on, in a network
+	# namespace of this test's own, where dnsmasq answers for example.com;
+	# traced until its first round is logged.
+	ns=mtasts-$$
+	if [ "$(id -u)" != 0 ] || ! command -v dnsmasq > /dev/null; then
+		skip "the DNS checks' calls: need root and dnsmasq"
+	elif ! ip netns add "$ns" 2> "$T/nserr"; then
+		skip "the DNS checks' calls: cannot create a network namespace: $(cat "$T/nserr")"
+	else
+		CLEANUP+=("ip netns del $ns 2> /dev/null; rm -rf /etc/netns/$ns")
+		ip -n "$ns" link set lo up
+		mkdir -p "/etc/netns/$ns" "$T/wconf"
+		echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
+		# check_interval left at its default: a round at start
+		cat > "$T/wconf/c.conf" <<-C
+		listen 127.0.0.1:0
+		cert $CERTS/mta-sts.fullchain.crt
+		key $CERTS/mta-sts.key
+		state_dir $T/wstate
+		domain example.com
+		mode testing
+		mx mail.example.com
+		C
+		rec=$("$BIN" -c "$T/wconf/c.conf" --print-dns 2> /dev/null | sed -n 's/^_mta-sts\.example\.com\. IN TXT "\(.*\)"$/\1/p')
+		id=${rec##*id=}
+		{
+			printf 'no-resolv\nno-hosts\nno-daemon\nlisten-address=127.0.0.1\nbind-interfaces\nuser=root\n'
+			printf 'txt-record=_mta-sts.example.com,"%s"\n' "$rec"
+			printf 'mx-host=example.com,mail.example.com,10\naddress=/mail.example.com/127.0.0.1\n'
+		} > "$T/dnsmasq.conf"
+		ip netns exec "$ns" dnsmasq --conf-file="$T/dnsmasq.conf" 2> "$T/dnsmasq.err" &
+		dpid=$!
+		CLEANUP+=("kill $dpid 2> /dev/null")
+		wait_until 5 bash -c "ip netns exec $ns ss -Hlun 'sport = :53' | grep -q ." ||
+		    echo "# dnsmasq not listening after 5 s: $(cat "$T/dnsmasq.err")"
+		WRAP="ip netns exec $ns strace -D -f -qq -o $T/strace-watch" start_server "$T/wconf/c.conf" && {
+			if wait_until 30 grep -q "example\.com: DNS announces id $id$" "$SERR"; then
+				pass "DNS checks: the round at start is logged, the record as served"
+			else
+				fail "DNS checks: no round logged: $(grep 'example\.com: ' "$SERR" | tr '\n' ' ')"
+			fi
+			stop_server
+		}
+		kill "$dpid" 2> /dev/null
+		wait "$dpid" 2> /dev/null
+		cat "$T/strace-watch" >> "$T/strace" 2> /dev/null
+	fi
 	# The ACME client's calls: name lookup, connect, TLS, the account key
 	# created in the state directory, a signed request, a problem
 	# document, a retry scheduled; the serve path meanwhile. The "CA"
@@ -126,6 +176,7 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 	cat > "$T/aconf/c.conf" <<-C
 	listen 127.0.0.1:0
 	state_dir $T/astate
+	check_interval 0
 	acme_directory https://localhost:$aport/directory
 	ca_bundle $T/acmeca/ca.crt
 	domain example.com
@@ -147,7 +198,7 @@ if command -v strace > /dev/null && command -v systemd-analyze > /dev/null; then
 	}
 	kill "$apid" 2> /dev/null
 	cat "$T/strace-acme" >> "$T/strace" 2> /dev/null
-	ok "syscall filter: every call on the serve and ACME paths is allowed" python3 - "$T/strace" <<-'P'
+	ok "syscall filter: every call on the serve, DNS-check and ACME paths is allowed" python3 - "$T/strace" <<-'P'
 	import re, subprocess, sys
 	def expand(group, seen=set()):
 	    out = set()

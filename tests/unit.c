@@ -369,7 +369,7 @@ commit1(const char *dir, const char *domain, const char *policy, time_t t,
 	r->domain = domain;
 	r->policy = policy;
 	r->len = strlen(policy);
-	return state_commit(dir, r, 1, t, d);
+	return state_commit(dir, r, 1, 1, t, d);
 }
 
 static int
@@ -485,7 +485,7 @@ test_ids(void)
 	rr[0].len = rr[1].len = 1;
 	snprintf(sub, sizeof(sub), "%s/state.tmp", dir);
 	mkdir(sub, 0755);
-	check(state_commit(dir, rr, 2, t, &d) == -1 && has_msg(&d, 1, sub),
+	check(state_commit(dir, rr, 2, 1, t, &d) == -1 && has_msg(&d, 1, sub),
 	    "a failed write names the file", d.n > 0 ? d.msg[0] : NULL);
 	diag_free(&d);
 	rmdir(sub);
@@ -494,7 +494,7 @@ test_ids(void)
 	    strstr(s, "other.example 20261123101500Z") != NULL,
 	    "after a failed write no domain moved", s);
 	free(s);
-	check(state_commit(dir, rr, 2, t, &d) == 0 && rr[0].minted &&
+	check(state_commit(dir, rr, 2, 1, t, &d) == 0 && rr[0].minted &&
 	    rr[1].minted && strcmp(rr[0].id, "20261123101505Z") == 0 &&
 	    strcmp(rr[1].id, "20261123101501Z") == 0,
 	    "then both move together", rr[0].id);
@@ -2887,27 +2887,32 @@ test_fetch(void)
 }
 
 /*
- * unit fetch [-t MS] CA URL [METHOD [BODY]]: one real request with
- * fetch(), for tests/t-fetch.sh; prints the response's parts and exits 0,
- * or prints "error: ..." on stderr and exits 1.
+ * unit fetch [-t MS] [-a ADDR] CA URL [METHOD [BODY]]: one real request
+ * with fetch() (with -a: fetch_at() to ADDR), for tests/t-fetch.sh;
+ * prints the response's parts and exits 0, or prints "error: ..." on
+ * stderr and exits 1.
  */
 static int
 fetch_cmd(int argc, char **argv)
 {
 	struct fetch		*f = NULL;
 	struct fetch_resp	 r;
-	const char		*method = "GET", *body = NULL;
+	const char		*method = "GET", *body = NULL, *addr = NULL;
 	char			 err[1024];
-	int			 timeout = 5000, rc = 1;
+	int			 timeout = 5000, rc = 1, got;
 
-	if (argc >= 3 && strcmp(argv[1], "-t") == 0) {
-		timeout = atoi(argv[2]);
+	while (argc >= 3 && (strcmp(argv[1], "-t") == 0 ||
+	    strcmp(argv[1], "-a") == 0)) {
+		if (argv[1][1] == 't')
+			timeout = atoi(argv[2]);
+		else
+			addr = argv[2];
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 3 || argc > 5) {
-		fprintf(stderr, "usage: unit fetch [-t MS] CA URL [METHOD "
-		    "[BODY]]\n");
+		fprintf(stderr, "usage: unit fetch [-t MS] [-a ADDR] CA URL "
+		    "[METHOD [BODY]]\n");
 		return 2;
 	}
 	if (argc >= 4)
@@ -2918,14 +2923,20 @@ fetch_cmd(int argc, char **argv)
 		fprintf(stderr, "error: %s\n", err);
 		return 1;
 	}
-	if (fetch(f, method, argv[2], body ? "application/jose+json" : NULL,
-	    "application/json", body, body ? strlen(body) : 0, timeout, &r,
-	    err, sizeof(err)) == -1)
+	if (addr != NULL)
+		got = fetch_at(f, addr, method, argv[2], body ?
+		    "application/jose+json" : NULL, "application/json", body,
+		    body ? strlen(body) : 0, timeout, &r, err, sizeof(err));
+	else
+		got = fetch(f, method, argv[2], body ?
+		    "application/jose+json" : NULL, "application/json", body,
+		    body ? strlen(body) : 0, timeout, &r, err, sizeof(err));
+	if (got == -1)
 		fprintf(stderr, "error: %s\n", err);
 	else {
 		printf("status %d\ncontent-type %s\nnonce %s\nlocation %s\n"
-		    "retry-after %ld\nbody-length %zu\n\n", r.status,
-		    r.content_type, r.nonce, r.location, r.retry_after,
+		    "retry-after %ld\ntls %s\nbody-length %zu\n\n", r.status,
+		    r.content_type, r.nonce, r.location, r.retry_after, r.tls,
 		    r.body_len);
 		fwrite(r.body, 1, r.body_len, stdout);
 		fetch_resp_free(&r);
@@ -2933,6 +2944,149 @@ fetch_cmd(int argc, char **argv)
 	}
 	fetch_free(f);
 	return rc;
+}
+
+/* ---- smtp.c: the reply reader; "unit smtp" for t-smtp.sh ---- */
+
+static void
+test_smtp(void)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;	/* smtp_reply's */
+		int		 code;
+		size_t		 used;	/* 0: all of in */
+		int		 starttls;
+		const char	*err;	/* rc -1: in the error */
+	} t[] = {
+		{ "220 mx.example.com ESMTP\r\n", 1, 220, 0, 0, NULL },
+		{ "220 bare LF\n", 1, 220, 0, 0, NULL },
+		{ "220\r\n", 1, 220, 0, 0, NULL },
+		{ "220-mx.example.com\r\n220-more\n220 ESMTP\r\n", 1, 220, 0, 0,
+		    NULL },
+		{ "250-mx.example.com\r\n250-PIPELINING\r\n250-STARTTLS\r\n"
+		    "250 8BITMIME\r\n", 1, 250, 0, 1, NULL },
+		{ "250-mx\n250-SIZE 1000\n250 starttls \t\n", 1, 250, 0, 1,
+		    NULL },
+		/* the first line is the server's name, not a keyword */
+		{ "250 STARTTLS\r\n", 1, 250, 0, 0, NULL },
+		{ "250-mx\r\n250-STARTTLSX\r\n250-X-STARTTLS\r\n"
+		    "250 STARTTLS x\r\n", 1, 250, 0, 0, NULL },
+		{ "554 5.7.1 go away\r\n", 1, 554, 0, 0, NULL },
+		{ "220 first\r\n250 second\r\n", 1, 220, 11, 0, NULL },
+		{ "", 0, 0, 0, 0, NULL },
+		{ "2", 0, 0, 0, 0, NULL },
+		{ "220", 0, 0, 0, 0, NULL },
+		{ "220\r", 0, 0, 0, 0, NULL },
+		{ "220 mx", 0, 0, 0, 0, NULL },
+		{ "250-mx\r\n", 0, 0, 0, 0, NULL },
+		{ "250-mx\r\n25", 0, 0, 0, 0, NULL },
+		{ "250-mx\r\n550 no\r\n", -1, 0, 0, 0,
+		    "mixed reply codes: 250, then \"550 no\"" },
+		{ "250-mx\r\n55", -1, 0, 0, 0, "mixed reply codes" },
+		{ "HTTP/1.1 400 Bad Request\r\n", -1, 0, 0, 0,
+		    "not an SMTP reply: \"HTTP/1.1 400 Bad Request\"" },
+		/* refused as soon as it cannot be one, not at its line end */
+		{ "H", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "22\r\n", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "220x\r\n", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "220\rx", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "160 x\r\n", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "260 x\r\n", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "\r\n", -1, 0, 0, 0, "not an SMTP reply" },
+		{ "5x4\x1b[2J\r\n", -1, 0, 0, 0,
+		    "not an SMTP reply: \"5x4?[2J\"" },
+	};
+	char		 err[256], small[8], what[160], *big;
+	size_t		 i, j, n, len, used;
+	int		 rc, code, tls;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		len = strlen(t[i].in);
+		code = tls = -1;
+		used = 0;
+		err[0] = '\0';
+		rc = smtp_reply(t[i].in, len, &code, &used, &tls, err,
+		    sizeof(err));
+		/* the reply on one line: CR, LF and the like escaped */
+		n = (size_t)snprintf(what, sizeof(what), "smtp: \"");
+		for (j = 0; j < len && j < 48; j++)
+			n += (size_t)snprintf(what + n, sizeof(what) - n,
+			    t[i].in[j] == '\r' ? "\\r" : t[i].in[j] == '\n' ?
+			    "\\n" : t[i].in[j] < ' ' ? "\\x%02x" : "%c",
+			    (unsigned char)t[i].in[j]);
+		snprintf(what + n, sizeof(what) - n, "%s\"", j < len ? "..." :
+		    "");
+		if (t[i].rc == 1)
+			check(rc == 1 && code == t[i].code && used ==
+			    (t[i].used ? t[i].used : len) &&
+			    tls == t[i].starttls, what, err);
+		else if (t[i].rc == 0)
+			check(rc == 0, what, err);
+		else
+			check(rc == -1 && strstr(err, t[i].err) != NULL, what,
+			    err);
+		/* the same verdict with little room for the message */
+		n = strlen(what);
+		snprintf(what + n, sizeof(what) - n, ", 8 bytes for errors");
+		check(smtp_reply(t[i].in, len, &code, &used, &tls, small,
+		    sizeof(small)) == rc && strlen(small) < sizeof(small),
+		    what, NULL);
+	}
+
+	/* lines of SMTP_LINE_MAX (4096) bytes and no more */
+	if ((big = malloc(5000)) == NULL)
+		return;
+	memset(big, 'x', 5000);
+	memcpy(big, "250 ", 4);
+	memcpy(big + 4096, "\r\n", 2);
+	check(smtp_reply(big, 4098, &code, &used, &tls, err,
+	    sizeof(err)) == 1 && used == 4098,
+	    "smtp: a reply line of 4096 bytes", err);
+	memcpy(big + 4096, "x\r\n", 3);
+	check(smtp_reply(big, 4099, &code, &used, &tls, err,
+	    sizeof(err)) == -1 && strstr(err, "reply line over 4096 bytes"),
+	    "smtp: a reply line of 4097 bytes", err);
+	memset(big + 4096, 'x', 5000 - 4096);
+	check(smtp_reply(big, 5000, &code, &used, &tls, err,
+	    sizeof(err)) == -1 && strstr(err, "over 4096"),
+	    "smtp: 5000 bytes without a line end", err);
+	check(smtp_reply(big, 4097, &code, &used, &tls, err,
+	    sizeof(err)) == 0,
+	    "smtp: 4097 bytes without a line end may end in CR LF yet", err);
+	free(big);
+}
+
+/*
+ * unit smtp [-t MS] HOST ADDR PORT CA [EHLO]: smtp_probe() for real, for
+ * tests/t-smtp.sh; prints "<rc> <detail>" and exits 0 if rc is 0, else 1.
+ */
+static int
+smtp_cmd(int argc, char **argv)
+{
+	struct fetch	*f;
+	char		 detail[1024];
+	int		 timeout = 5000, rc;
+
+	if (argc >= 3 && strcmp(argv[1], "-t") == 0) {
+		timeout = atoi(argv[2]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 5 || argc > 6) {
+		fprintf(stderr, "usage: unit smtp [-t MS] HOST ADDR PORT CA "
+		    "[EHLO]\n");
+		return 2;
+	}
+	if ((f = fetch_new(argv[4], detail, sizeof(detail))) == NULL) {
+		fprintf(stderr, "error: %s\n", detail);
+		return 1;
+	}
+	rc = smtp_probe(f, argv[1], argv[2], atoi(argv[3]),
+	    argc == 6 ? argv[5] : NULL, timeout, detail, sizeof(detail));
+	printf("%d %s\n", rc, detail);
+	fetch_free(f);
+	return rc != 0;
 }
 
 /* ---- acmemsg.c ---- */
@@ -3037,6 +3191,468 @@ test_acmemsg(void)
 	free(buf);
 }
 
+/* policy_facts, policy_rollout, the TXT parsers, history.c */
+static void
+test_history(void)
+{
+	static const struct {
+		const char	*txt;
+		const char	*id;	/* NULL: invalid */
+	} sts[] = {
+		{ "v=STSv1; id=20261202124328Z", "20261202124328Z" },
+		{ "v=STSv1; id=abc;", "abc" },
+		{ "v=STSv1;id=abc", "abc" },
+		{ "v=STSv1; id=abc; ext=1 ;", "abc" },
+		{ "v=STSv1; ext.name=x; id=Z9", "Z9" },
+		{ "v=STSv1", NULL },
+		{ "v=STSv1;", NULL },
+		{ "v=STSv2; id=abc", NULL },
+		{ "V=STSv1; id=abc", NULL },
+		{ "v=STSv1; id=", NULL },
+		{ "v=STSv1; id=a-b", NULL },
+		{ "v=STSv1; id=abc; id=abd", NULL },
+		{ "v=STSv1; id=123456789012345678901234567890123", NULL },
+		{ "v=STSv1 id=abc", NULL },
+		{ "v=STSv1; =abc", NULL },
+	};
+	struct policy_facts	 a, b;
+	struct state_req	 r;
+	struct history		 h;
+	struct diag		 d = { 0 };
+	char			 id[ID_MAX + 1], err[256], rua[256], dir[256];
+	char			 path[400], *notes = NULL, *mk;
+	const char		*pa = "version: STSv1\r\nmode: enforce\r\n"
+				    "mx: mx1.example.com\r\nmx: *.old.example.com"
+				    "\r\nmax_age: 100\r\n";
+	const char		*pb = "version: STSv1\r\nmode: enforce\r\n"
+				    "mx: mx2.example.com\r\nmx: a.old.example.com"
+				    "\r\nmax_age: 100\r\n";
+	const char		*pt = "version: STSv1\r\nmode: testing\r\n"
+				    "mx: mx2.example.com\r\nmax_age: 100\r\n";
+	time_t			 t = 1796200000;
+	size_t			 i;
+	FILE			*f;
+
+	for (i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+		int rc = dns_sts_parse(sts[i].txt, strlen(sts[i].txt), id,
+		    err, sizeof(err));
+
+		check(sts[i].id == NULL ? rc == -1 : rc == 0 &&
+		    strcmp(id, sts[i].id) == 0, sts[i].txt, rc == -1 ? err :
+		    id);
+	}
+	check(dns_tlsrpt_parse("v=TLSRPTv1; rua=mailto:a@example.com",
+	    36, rua, sizeof(rua), err, sizeof(err)) == 0 &&
+	    strcmp(rua, "mailto:a@example.com") == 0, "tlsrpt rua read", rua);
+	check(dns_tlsrpt_parse("v=TLSRPTv1;", 11, rua, sizeof(rua), err,
+	    sizeof(err)) == -1, "tlsrpt without rua refused", err);
+	check(dns_tlsrpt_parse("v=STSv1; rua=x", 14, rua, sizeof(rua), err,
+	    sizeof(err)) == -1, "tlsrpt of another version refused", err);
+
+	check(policy_facts(pa, strlen(pa), &a) == 0 && a.mode == MODE_ENFORCE &&
+	    a.max_age == 100 && a.nmx == 2 &&
+	    strcmp(a.mx[1], "*.old.example.com") == 0, "policy facts read",
+	    NULL);
+	check(policy_facts("mode: enforce\n", 14, &b) == -1,
+	    "policy facts without max_age refused", NULL);
+	check(policy_facts(pb, strlen(pb), &b) == 0 &&
+	    policy_rollout(&a, "OLD", t, &b, &notes) == 0 && notes != NULL &&
+	    strstr(notes, "mx pattern 'mx1.example.com' removed: keep MX "
+	    "hosts matching 'mx1.example.com' valid until 2026-12-02 ") !=
+	    NULL && strstr(notes, "'*.old.example.com' narrowed") != NULL &&
+	    strstr(notes, "id OLD may be cached") != NULL,
+	    "rollout: a removed and a narrowed pattern", notes);
+	free(notes);
+	notes = NULL;
+	check(policy_rollout(&b, "OLD", t, &a, &notes) == 0 &&
+	    notes != NULL && strstr(notes, "mx2.example.com") != NULL &&
+	    strstr(notes, "a.old.example.com") == NULL,
+	    "rollout: a host covered by a wildcard is not removed", notes);
+	free(notes);
+	notes = NULL;
+	policy_facts_free(&b);
+	check(policy_facts(pt, strlen(pt), &b) == 0 &&
+	    policy_rollout(&b, "T", t, &a, &notes) == 0 && notes != NULL &&
+	    strstr(notes, "mode testing -> enforce") != NULL &&
+	    strstr(notes, "removed") == NULL,
+	    "rollout: testing -> enforce, and no mx note from testing", notes);
+	free(notes);
+	notes = NULL;
+	policy_facts_free(&a);
+	policy_facts_free(&b);
+
+	snprintf(dir, sizeof(dir), "%s/unit-history.%ld",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+	check(commit1(dir, "example.com", pa, t, &r, &d) == 0 &&
+	    r.notes == NULL, "history: first policy, no notes", r.notes);
+	free(r.notes);
+	check(commit1(dir, "example.com", pb, t + 10, &r, &d) == 0 &&
+	    r.notes != NULL && strstr(r.notes, "mx1.example.com' valid "
+	    "until 2026-12-02 ") != NULL, "history: a change has notes",
+	    r.notes);
+	free(r.notes);
+	check(history_load(dir, &h, &d) == 0 && h.n == 2 &&
+	    h.e[0].last == t + 10 && h.e[1].last == 0 &&
+	    h.e[1].first == t + 10 && h.e[0].len == strlen(pa) &&
+	    memcmp(h.e[0].text, pa, h.e[0].len) == 0 &&
+	    history_until(&h.e[0], t + 20) == t + 110 &&
+	    history_until(&h.e[1], t + 20) == t + 120,
+	    "history: both kept, the old one's last serving set", NULL);
+	history_free(&h);
+	/* --print-dns (not serving) leaves the served one open */
+	memset(&r, 0, sizeof(r));
+	r.domain = "example.com";
+	r.policy = pt;
+	r.len = strlen(pt);
+	check(state_commit(dir, &r, 1, 0, t + 20, &d) == 0 &&
+	    history_load(dir, &h, &d) == 0 && h.n == 3 && h.e[1].last == 0,
+	    "history: --print-dns leaves the served policy open", NULL);
+	free(r.notes);
+	history_free(&h);
+	check(commit1(dir, "example.com", pt, t + 200, &r, &d) == 0 &&
+	    history_load(dir, &h, &d) == 0 && h.n == 2 &&
+	    strcmp(h.e[0].id, r.id) != 0 && h.e[0].last == t + 200,
+	    "history: past its cache time pruned, the rest closed", NULL);
+	free(r.notes);
+	history_free(&h);
+	snprintf(path, sizeof(path), "%s/history", dir);
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs("mtasts-httpd-history 1\nexample.com x 1 2 %zz\n", f);
+		fclose(f);
+	}
+	check(commit1(dir, "example.com", pa, t + 300, &r, &d) == 0 &&
+	    has_msg(&d, 0, "damaged; moved aside") &&
+	    history_load(dir, &h, &d) == 0 && h.n == 1,
+	    "history: a damaged file is moved aside and replaced", NULL);
+	free(r.notes);
+	history_free(&h);
+	diag_free(&d);
+	if (asprintf(&mk, "rm -rf '%s'", dir) != -1) {
+		(void)!system(mk);
+		free(mk);
+	}
+}
+
+/* A DNS message for the dnsq tests, built up record by record. */
+struct dq_msg {
+	unsigned char	b[1024];
+	size_t		n;
+};
+
+static void
+dq_put(struct dq_msg *m, const void *p, size_t len)
+{
+	if (m->n + len <= sizeof(m->b)) {
+		memcpy(m->b + m->n, p, len);
+		m->n += len;
+	}
+}
+
+/* flags: the 2nd header word (0x8180: an answer, RD RA, NOERROR); then
+ * the question, and an counts of the records added after it */
+static void
+dq_start(struct dq_msg *m, unsigned flags, int an, const char *qname,
+    int qtype)
+{
+	const char	*p, *dot;
+
+	m->n = 0;
+	dq_put(m, (unsigned char[]){ 0x12, 0x34, flags >> 8, flags & 0xff,
+	    0, 1, an >> 8, an & 0xff, 0, 0, 0, 0 }, 12);
+	for (p = qname; *p != '\0'; p = *dot ? dot + 1 : dot) {
+		if ((dot = strchr(p, '.')) == NULL)
+			dot = p + strlen(p);
+		dq_put(m, (unsigned char[]){ dot - p }, 1);
+		dq_put(m, p, dot - p);
+	}
+	dq_put(m, (unsigned char[]){ 0, qtype >> 8, qtype & 0xff, 0, 1 }, 5);
+}
+
+/* A record owned by the question's name (a pointer to offset 12), class
+ * IN unless cls, TTL 60. */
+static void
+dq_rr(struct dq_msg *m, int type, int cls, const void *rdata, size_t rdlen)
+{
+	cls = cls ? cls : 1;
+	dq_put(m, (unsigned char[]){ 0xc0, 12, type >> 8, type & 0xff,
+	    cls >> 8, cls & 0xff, 0, 0, 0, 60, rdlen >> 8, rdlen & 0xff }, 12);
+	dq_put(m, rdata, rdlen);
+}
+
+static void
+test_dnsq(void)
+{
+	static const struct {
+		const char	*file, *qname;
+		int		 type, rc;
+		size_t		 n;
+		const char	*data;	/* the first record's; or err's */
+		const char	*cname;
+	} seeds[] = {
+		{ "txt-mta-sts", "_mta-sts.example.com", DNSQ_T_TXT, DNSQ_OK,
+		    1, "v=STSv1; id=20240101T000000", "" },
+		{ "txt-mta-sts", "_MTA-STS.Example.COM.", DNSQ_T_TXT, DNSQ_OK,
+		    1, "v=STSv1; id=20240101T000000", "" },
+		{ "mx-two", "example.com", DNSQ_T_MX, DNSQ_OK, 2,
+		    "mx2.example.com", "" },
+		{ "mx-null", "null.example.com", DNSQ_T_MX, DNSQ_OK, 1, "",
+		    "" },
+		{ "cname-chain-a", "alias.example.com", DNSQ_T_A, DNSQ_OK, 1,
+		    "192.0.2.1", "mx1.example.com" },
+		{ "cname-chain-aaaa", "alias.example.com", DNSQ_T_AAAA,
+		    DNSQ_OK, 1, "2001:db8::1", "mx1.example.com" },
+		{ "cname-chain-mx", "alias.example.com", DNSQ_T_MX,
+		    DNSQ_NODATA, 0, "alias.example.com MX: no MX record (an "
+		    "alias of mx1.example.com)", "mx1.example.com" },
+		{ "a", "mx1.example.com", DNSQ_T_A, DNSQ_OK, 1, "192.0.2.1",
+		    "" },
+		{ "aaaa", "mx1.example.com", DNSQ_T_AAAA, DNSQ_OK, 1,
+		    "2001:db8::1", "" },
+		{ "caa", "example.com", DNSQ_T_CAA, DNSQ_OK, 2,
+		    "mailto:sec@example.com", "" },
+		{ "nxdomain", "nosuch.example.com", DNSQ_T_TXT, DNSQ_NONAME,
+		    0, "nosuch.example.com TXT: no such name (NXDOMAIN)", "" },
+		{ "nodata", "mx1.example.com", DNSQ_T_TXT, DNSQ_NODATA, 0,
+		    "mx1.example.com TXT: no TXT record", "" },
+		{ "servfail", "x.other.test", DNSQ_T_A, DNSQ_FAIL, 0,
+		    "x.other.test A: the resolver answered SERVFAIL", "" },
+		{ "refused", "x.other.test", DNSQ_T_A, DNSQ_FAIL, 0,
+		    "x.other.test A: the resolver answered REFUSED", "" },
+		{ "truncated", "long.example.com", DNSQ_T_TXT, DNSQ_FAIL, 0,
+		    "long.example.com TXT: the answer was truncated", "" },
+		{ "txt-mta-sts", "example.com", DNSQ_T_TXT, DNSQ_FAIL, 0,
+		    "example.com TXT: the answer is to another question", "" },
+		{ "a", "mx1.example.com", DNSQ_T_AAAA, DNSQ_FAIL, 0,
+		    "another question", "" },
+	};
+	struct dnsq_ans	 ans;
+	struct dq_msg	 m;
+	char		 err[512], path[1200], want[601];
+	unsigned char	*buf;
+	FILE		*f;
+	size_t		 i, n;
+	int		 rc;
+
+	check(strcmp(dnsq_type_name(DNSQ_T_CAA), "CAA") == 0 &&
+	    strcmp(dnsq_type_name(DNSQ_T_MX), "MX") == 0,
+	    "dnsq: type names", NULL);
+	if ((buf = malloc(65536)) == NULL)
+		return;
+	/* the seeds of the fuzzer: dnsmasq's answers */
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/dns/%s",
+		    top, seeds[i].file);
+		n = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			n = fread(buf, 1, 65536, f);
+			fclose(f);
+		}
+		rc = dnsq_parse(buf, n, seeds[i].qname, seeds[i].type, &ans,
+		    err, sizeof(err));
+		snprintf(path, sizeof(path), "dnsq: %s as %s %s",
+		    seeds[i].file, seeds[i].qname,
+		    dnsq_type_name(seeds[i].type));
+		check(n > 0 && rc == seeds[i].rc && ans.n == seeds[i].n &&
+		    (rc == DNSQ_OK ? strcmp(ans.rr[0].data, seeds[i].data) ==
+		    0 : strstr(err, seeds[i].data) != NULL) &&
+		    strcmp(ans.cname, seeds[i].cname) == 0, path,
+		    rc == DNSQ_OK ? ans.rr[0].data : err);
+		if (rc == DNSQ_OK && strcmp(seeds[i].file, "mx-two") == 0)
+			check(ans.rr[0].pref == 20 && ans.rr[1].pref == 10 &&
+			    strcmp(ans.rr[1].data, "mx1.example.com") == 0 &&
+			    strcmp(ans.rr[1].name, "example.com") == 0,
+			    "dnsq: both MX hosts, their preferences", NULL);
+		if (rc == DNSQ_OK && strcmp(seeds[i].file, "mx-null") == 0)
+			check(ans.rr[0].pref == 0 && ans.rr[0].len == 0,
+			    "dnsq: the null MX (RFC 7505) is \"\"", NULL);
+		if (rc == DNSQ_OK && strcmp(seeds[i].file, "caa") == 0)
+			check(ans.rr[0].pref == 128 &&
+			    strcmp(ans.rr[0].tag, "iodef") == 0 &&
+			    ans.rr[1].pref == 0 &&
+			    strcmp(ans.rr[1].tag, "issue") == 0 &&
+			    strcmp(ans.rr[1].data, "letsencrypt.org") == 0,
+			    "dnsq: CAA flags, tags, values", NULL);
+		if (rc == DNSQ_OK && seeds[i].type == DNSQ_T_A)
+			check(strcmp(ans.rr[0].name, "mx1.example.com") == 0,
+			    "dnsq: records at the end of the chain",
+			    ans.rr[0].name);
+		if (rc == DNSQ_NONAME)
+			check(ans.rcode == 3, "dnsq: NXDOMAIN's rcode", NULL);
+		dnsq_free(&ans);
+	}
+	/* RFC 8461 3.1: a record's strings joined; over TCP (glibc) and
+	 * over UDP with EDNS (musl) */
+	memset(want, 'a', 200);
+	memset(want + 200, 'b', 200);
+	memset(want + 400, 'c', 200);
+	want[600] = '\0';
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/dns/%s",
+		    top, i == 0 ? "txt-long-tcp" : "txt-long-edns");
+		n = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			n = fread(buf, 1, 65536, f);
+			fclose(f);
+		}
+		rc = dnsq_parse(buf, n, "long.example.com", DNSQ_T_TXT, &ans,
+		    err, sizeof(err));
+		check(rc == DNSQ_OK && ans.n == 1 && ans.rr[0].len == 600 &&
+		    strcmp(ans.rr[0].data, want) == 0,
+		    "dnsq: a TXT record of three strings, joined", err);
+		dnsq_free(&ans);
+	}
+
+	/* made here: what a resolver should never send */
+#define DQ(desc, type, want_rc, want_err) do {				\
+	rc = dnsq_parse(m.b, m.n, "example.com", type, &ans, err,	\
+	    sizeof(err));						\
+	check(rc == (want_rc) && (rc == DNSQ_OK ||			\
+	    strstr(err, want_err) != NULL), "dnsq: " desc, err);	\
+	dnsq_free(&ans);						\
+} while (0)
+	dq_start(&m, 0x8180, 2, "example.com", DNSQ_T_TXT);
+	dq_rr(&m, DNSQ_T_TXT, 0, "\3v=S\4TSv1", 9);
+	dq_rr(&m, DNSQ_T_TXT, 0, "\0", 1);
+	DQ("two TXT records", DNSQ_T_TXT, DNSQ_OK, "");
+	dnsq_parse(m.b, m.n, "example.com", DNSQ_T_TXT, &ans, err,
+	    sizeof(err));
+	check(ans.n == 2 && strcmp(ans.rr[0].data, "v=STSv1") == 0 &&
+	    ans.rr[1].len == 0, "dnsq: two TXT records, each joined", NULL);
+	dnsq_free(&ans);
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_TXT);
+	dq_rr(&m, DNSQ_T_TXT, 0, "\3v=S\5TSv1", 9);
+	DQ("a TXT string longer than its record", DNSQ_T_TXT, DNSQ_FAIL,
+	    "example.com TXT: malformed TXT record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_TXT);
+	dq_rr(&m, DNSQ_T_TXT, 3, "\3v=S", 4);
+	DQ("a record of class CH is none", DNSQ_T_TXT, DNSQ_NODATA,
+	    "no TXT record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_MX);
+	dq_rr(&m, DNSQ_T_MX, 0, "\0\12", 2);
+	DQ("an MX record without its exchange", DNSQ_T_MX, DNSQ_FAIL,
+	    "malformed MX record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_MX);
+	dq_rr(&m, DNSQ_T_MX, 0, "\0\12\2mx\300\14x", 8);
+	DQ("an MX record with a byte after its exchange", DNSQ_T_MX,
+	    DNSQ_FAIL, "malformed MX record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_MX);
+	dq_rr(&m, DNSQ_T_MX, 0, "\0\12\2M\1\300\14", 7);
+	DQ("an MX host with a control byte", DNSQ_T_MX, DNSQ_FAIL,
+	    "malformed MX record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_MX);
+	dq_rr(&m, DNSQ_T_MX, 0, "\0\12\2MX\300\14", 7);
+	dnsq_parse(m.b, m.n, "EXAMPLE.com", DNSQ_T_MX, &ans, err,
+	    sizeof(err));
+	check(ans.n == 1 && strcmp(ans.rr[0].data, "mx.example.com") == 0 &&
+	    strcmp(ans.rr[0].name, "example.com") == 0,
+	    "dnsq: names in lower case, a compressed exchange", err);
+	dnsq_free(&ans);
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_CAA);
+	dq_rr(&m, DNSQ_T_CAA, 0, "\0\0x", 3);
+	DQ("a CAA tag of length 0", DNSQ_T_CAA, DNSQ_FAIL,
+	    "malformed CAA record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_CAA);
+	dq_rr(&m, DNSQ_T_CAA, 0, "\0\11issue", 7);
+	DQ("a CAA tag past its record", DNSQ_T_CAA, DNSQ_FAIL,
+	    "malformed CAA record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_CAA);
+	dq_rr(&m, DNSQ_T_CAA, 0, "\0\20issueissueissuex", 18);
+	DQ("a CAA tag of 16 letters", DNSQ_T_CAA, DNSQ_FAIL,
+	    "malformed CAA record");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_CAA);
+	dq_rr(&m, DNSQ_T_CAA, 0, "\0\5Issue", 7);
+	DQ("a CAA record with an empty value", DNSQ_T_CAA, DNSQ_OK, "");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_A);
+	dq_rr(&m, DNSQ_T_A, 0, "\1\2\3\4\5", 5);
+	DQ("an A record of 5 bytes", DNSQ_T_A, DNSQ_FAIL,
+	    "malformed A record");
+	/* example.com CNAME a.example.com, a.example.com CNAME example.com */
+	dq_start(&m, 0x8180, 2, "example.com", DNSQ_T_A);
+	dq_rr(&m, DNSQ_T_CNAME, 0, "\1a\300\14", 4);
+	dq_put(&m, "\1a\300\14\0\5\0\1\0\0\0\0\0\2\300\14", 16);
+	DQ("a CNAME loop", DNSQ_T_A, DNSQ_FAIL, "CNAME chain longer than 8");
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_CNAME);
+	dq_rr(&m, DNSQ_T_CNAME, 0, "\1a\300\14", 4);
+	rc = dnsq_parse(m.b, m.n, "example.com", DNSQ_T_CNAME, &ans, err,
+	    sizeof(err));
+	check(rc == DNSQ_OK && ans.n == 1 &&
+	    strcmp(ans.rr[0].data, "a.example.com") == 0 &&
+	    ans.cname[0] == '\0', "dnsq: a CNAME question, not followed", err);
+	dnsq_free(&ans);
+	/* a name that points at itself */
+	dq_start(&m, 0x8180, 1, "example.com", DNSQ_T_A);
+	dq_put(&m, "\300\35\0\1\0\1\0\0\0\0\0\4\1\2\3\4", 16);
+	DQ("a compression loop", DNSQ_T_A, DNSQ_FAIL, "malformed answer");
+	dq_start(&m, 0x8180, 3, "example.com", DNSQ_T_A);
+	dq_rr(&m, DNSQ_T_A, 0, "\1\2\3\4", 4);
+	DQ("more records counted than there are", DNSQ_T_A, DNSQ_FAIL,
+	    "malformed answer");
+	dq_start(&m, 0x0100, 0, "example.com", DNSQ_T_A);
+	DQ("a query is no answer", DNSQ_T_A, DNSQ_FAIL, "no answer to a query");
+	m.n = 11;
+	DQ("11 bytes", DNSQ_T_A, DNSQ_FAIL, "malformed answer");
+	dq_start(&m, 0x8180, 0, "example.com", DNSQ_T_A);
+	rc = dnsq_parse(m.b, m.n, "exa mple.com", DNSQ_T_A, &ans, err,
+	    sizeof(err));
+	check(rc == DNSQ_FAIL && strcmp(err, "exa mple.com A: not a host name")
+	    == 0, "dnsq: a question with a space", err);
+	rc = dnsq_parse(m.b, m.n, "a..example.com", DNSQ_T_A, &ans, err,
+	    sizeof(err));
+	check(rc == DNSQ_FAIL && strstr(err, "not a host name") != NULL,
+	    "dnsq: a question with an empty label", err);
+	DQ("an empty answer is no data", DNSQ_T_A, DNSQ_NODATA,
+	    "example.com A: no A record");
+#undef DQ
+	free(buf);
+}
+
+/* unit dnsq NAME TYPE: dnsq_query, one line per record
+ * "<TYPE> <name> <pref> <tag or -> <data, odd bytes as \xHH>", then the
+ * alias, rcode, return code and error (for tests/t-dnsq.sh) */
+static int
+dnsq_cmd(int argc, char **argv)
+{
+	static const int	 types[] = { DNSQ_T_A, DNSQ_T_CNAME, DNSQ_T_MX,
+				    DNSQ_T_TXT, DNSQ_T_AAAA, DNSQ_T_CAA };
+	struct dnsq_ans		 ans;
+	char			 err[1024];
+	size_t			 i, j;
+	int			 type = 0, rc;
+
+	for (i = 0; argc == 3 && argv[2][i] != '\0'; i++)
+		if (argv[2][i] >= 'a' && argv[2][i] <= 'z')
+			argv[2][i] -= 'a' - 'A';
+	for (i = 0; argc == 3 && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(argv[2], dnsq_type_name(types[i])) == 0)
+			type = types[i];
+	if (type == 0) {
+		fprintf(stderr, "usage: unit dnsq NAME A|CNAME|MX|TXT|AAAA|CAA\n");
+		return 2;
+	}
+	rc = dnsq_query(argv[1], type, &ans, err, sizeof(err));
+	for (i = 0; i < ans.n; i++) {
+		printf("%s %s %d %s ", dnsq_type_name(ans.rr[i].type),
+		    ans.rr[i].name, ans.rr[i].pref,
+		    ans.rr[i].tag[0] ? ans.rr[i].tag : "-");
+		for (j = 0; j < ans.rr[i].len; j++) {
+			unsigned char c = ans.rr[i].data[j];
+
+			if (c < ' ' || c >= 0x7f || c == '\\')
+				printf("\\x%02x", c);
+			else
+				putchar(c);
+		}
+		putchar('\n');
+	}
+	if (ans.cname[0] != '\0')
+		printf("cname %s\n", ans.cname);
+	printf("rcode %d\nrc %d\n", ans.rcode, rc);
+	if (rc != DNSQ_OK)
+		printf("err %s\n", err);
+	dnsq_free(&ans);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3044,6 +3660,10 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
 		return fetch_cmd(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "dnsq") == 0)
+		return dnsq_cmd(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "smtp") == 0)
+		return smtp_cmd(argc - 1, argv + 1);
 	/* the tree's top: this binary is <top>/<build dir>/unit */
 	if (slash == NULL)
 		snprintf(top, sizeof(top), "..");
@@ -3056,6 +3676,7 @@ main(int argc, char **argv)
 	test_render();
 	test_dns();
 	test_ids();
+	test_history();
 	test_route();
 	test_hmap();
 	test_conn();
@@ -3063,7 +3684,9 @@ main(int argc, char **argv)
 	test_hello();
 	test_uci();
 	test_fetch();
+	test_smtp();
 	test_x509();
 	test_acmemsg();
+	test_dnsq();
 	return failures != 0;
 }
