@@ -2,6 +2,7 @@
  * dns.c: the DNS records a domain needs, as zone-file lines with absolute
  * names (RFC 8461 3.1, RFC 8460 3). Pure: returns malloc'd text.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,16 +95,20 @@ out:
 	return out;
 }
 
-/* Fields of a TXT value "v=<version>; k=v; ...": calls f for each field
- * after the version with its name and value. Returns -1 with err on a
- * syntax error (RFC 8461 3.1, RFC 8460 3), else what f last returned. */
+/*
+ * Fields of a TXT value p[0..len) "<version>; name=value; ...": calls f
+ * for each field after the version with its name and value (the value
+ * runs to the next ';', white space around it dropped: RFC 8460's rua
+ * allows some inside). Returns -1 with err on a syntax error (RFC 8461
+ * 3.1, RFC 8460 3), else what f last returned. Reads nothing past len.
+ */
 static int
 fields(const char *p, size_t len, const char *version, char *err,
     size_t errlen, int (*f)(void *, const char *, size_t, const char *,
     size_t, char *, size_t), void *arg)
 {
-	const char	*end = p + len, *name, *eq, *val;
-	size_t		 vl = strlen(version), n;
+	const char	*end = p + len, *name, *eq, *val, *stop;
+	size_t		 vl = strlen(version);
 	int		 rc = 0;
 
 	if (len < vl || memcmp(p, version, vl) != 0) {
@@ -125,21 +130,44 @@ fields(const char *p, size_t len, const char *version, char *err,
 		if (p == end)
 			break;		/* a trailing ';' */
 		name = p;
-		n = strcspn(p, "; \t");
-		if (n > (size_t)(end - p))
-			n = (size_t)(end - p);
-		if ((eq = memchr(name, '=', n)) == NULL || eq == name) {
+		if ((stop = memchr(p, ';', (size_t)(end - p))) == NULL)
+			stop = end;
+		if ((eq = memchr(name, '=', (size_t)(stop - name))) == NULL ||
+		    eq == name) {
 			snprintf(err, errlen, "field '%.*s' is not "
-			    "name=value", (int)(n > 40 ? 40 : n), name);
+			    "name=value", (int)(stop - name > 40 ? 40 :
+			    stop - name), name);
 			return -1;
 		}
 		val = eq + 1;
+		for (p = stop; p > val && (p[-1] == ' ' || p[-1] == '\t'); p--)
+			;
 		if ((rc = f(arg, name, (size_t)(eq - name), val,
-		    (size_t)(name + n - val), err, errlen)) == -1)
+		    (size_t)(p - val), err, errlen)) == -1)
 			return -1;
-		p = name + n;
+		p = stop;
 	}
 	return rc;
+}
+
+/* RFC 8461 3.1: sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" /
+ * "-" / "."), sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E) */
+static int
+ext_ok(const char *name, size_t nl, const char *val, size_t vl)
+{
+	size_t	i;
+
+	if (nl == 0 || nl > 32 || !isalnum((unsigned char)name[0]) || vl == 0)
+		return 0;
+	for (i = 1; i < nl; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '-' && name[i] != '.')
+			return 0;
+	for (i = 0; i < vl; i++)
+		if ((unsigned char)val[i] < 0x21 || (unsigned char)val[i] >
+		    0x7e || val[i] == ';' || val[i] == '=')
+			return 0;
+	return 1;
 }
 
 static int
@@ -149,14 +177,13 @@ sts_field(void *arg, const char *name, size_t nl, const char *val,
 	char	*id = arg;
 	size_t	 i;
 
-	for (i = 0; i < vl; i++)
-		if ((unsigned char)val[i] < 0x21 || val[i] == 0x7f ||
-		    val[i] == ';' || val[i] == '=') {
-			snprintf(err, errlen, "field '%.*s': a value holds "
-			    "a byte it may not", (int)(nl > 32 ? 32 : nl),
-			    name);
-			return -1;
-		}
+	if (!ext_ok(name, nl, val, vl) && !(nl == 2 && memcmp(name, "id",
+	    2) == 0)) {
+		snprintf(err, errlen, "field '%.*s' is not a valid "
+		    "name=value (RFC 8461 3.1)", (int)(nl > 32 ? 32 : nl),
+		    name);
+		return -1;
+	}
 	if (nl != 2 || memcmp(name, "id", 2) != 0)
 		return 0;	/* an extension: ignored */
 	if (id[0] != '\0') {

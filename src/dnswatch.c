@@ -24,10 +24,12 @@
 #include "mtasts.h"
 
 static const char levels[] = "PWF";	/* LIVE_PASS, _WARN, _FAIL */
+#define NO_ANSWER	"no answer from the resolver"	/* dnsq.c's words */
 
 
 #define ROUND_MAX_MS	(300 * 1000)	/* a round longer is killed */
-#define OUT_MAX		(256 * 1024)	/* what a round may say */
+/* What a round may say: its lines (a few hundred bytes per domain) */
+#define OUT_MAX(n)	((size_t)(n) * 8192 + 65536)
 
 static struct {
 	const struct conf	*c;
@@ -45,6 +47,7 @@ static struct {
 		char	*lines;		/* its lines of the last round */
 	}			 *last;
 	size_t			  nlast;
+	int			  resolver_down;	/* said so */
 } w = { .ev = { .fd = -1 } };
 
 /* In the child: one line per result to the pipe. */
@@ -132,9 +135,9 @@ has_line(const char *set, const char *line, size_t len)
 }
 
 /* Log one result that is new since the last round; a resolver that does
- * not answer is said once per round, not once per check. */
+ * not answer is said once, when it stops, not once per check. */
 static void
-log_result(const char *line, size_t len, int had, int *resolver_said)
+log_result(const char *line, size_t len, int had, int *resolver_failed)
 {
 	char	 buf[3000], *f[5], *p, *tab, *rec;
 	size_t	 i;
@@ -164,12 +167,11 @@ log_result(const char *line, size_t len, int had, int *resolver_said)
 			    had ? "now " : "", f[3]);
 		return;
 	}
-	if (f[0][0] != 'P' && strstr(f[4], "no answer from the resolver") !=
-	    NULL) {
-		if (!*resolver_said)
+	if (f[0][0] != 'P' && strstr(f[4], NO_ANSWER) != NULL) {
+		if (!w.resolver_down)
 			log_warnx("DNS checks: %s; checked again in %d s", f[4],
 			    w.c->check_interval);
-		*resolver_said = 1;
+		w.resolver_down = *resolver_failed = 1;
 		return;
 	}
 	if (f[0][0] == 'P')
@@ -185,12 +187,13 @@ round_done(void)
 	struct seen	*now = NULL, *v, *old, *nv;
 	size_t		 nnow = 0, klen, have;
 	char		*p, *nl, *tab1, *tab2, key[600], *nb;
-	int		 resolver_said = 0;
+	int		 resolver_failed = 0;
 
 	if (w.overflow || w.len < 5 || memcmp(w.buf + w.len - 5, "done\n",
 	    5) != 0) {
-		log_warnx("DNS checks: the round ended early; next in %d s",
-		    w.c->check_interval);
+		log_warnx("DNS checks: the round %s; next in %d s",
+		    w.overflow ? "said more than it may (or memory ran out)" :
+		    "ended early", w.c->check_interval);
 		return;
 	}
 	w.buf[w.len - 5] = '\0';
@@ -210,7 +213,10 @@ round_done(void)
 		old = seen_find(w.last, w.nlast, key);
 		if (old == NULL || !has_line(old->lines, p, (size_t)(nl - p)))
 			log_result(p, (size_t)(nl - p), old != NULL,
-			    &resolver_said);
+			    &resolver_failed);
+		else if (memmem(p, (size_t)(nl - p), NO_ANSWER,
+		    sizeof(NO_ANSWER) - 1) != NULL)
+			resolver_failed = 1;
 		if ((v = seen_find(now, nnow, key)) == NULL) {
 			if ((nv = realloc(now, (nnow + 1) * sizeof(*nv))) ==
 			    NULL)
@@ -233,6 +239,8 @@ round_done(void)
 	free_seen(w.last, w.nlast);
 	w.last = now;
 	w.nlast = nnow;
+	if (!resolver_failed)
+		w.resolver_down = 0;	/* said again if it stops again */
 }
 
 static void
@@ -250,7 +258,7 @@ pipe_ready(struct ev *ev, uint32_t events)
 			return;
 		if (n <= 0)
 			break;
-		if (w.len + (size_t)n + 1 > OUT_MAX) {
+		if (w.len + (size_t)n + 1 > OUT_MAX(w.nids)) {
 			w.overflow = 1;
 			continue;
 		}
@@ -325,19 +333,23 @@ dnswatch_start(const struct conf *c, const char *const *ids, size_t n)
 
 	stop_round();
 	free_ids();
-	w.c = c;
+	w.c = c;	/* even when off: the old one may be freed now */
 	w.next = 0;
-	if (c->check_interval == 0)
+	if (c->check_interval == 0 || (n > 0 && ids == NULL))
 		return;
 	if ((w.ids = calloc(n + 1, sizeof(*w.ids))) == NULL)
-		return;
+		goto nomem;
 	for (i = 0; i < n; i++)
 		if ((w.ids[i] = strdup(ids[i])) == NULL) {
+			w.nids = i;
 			free_ids();
-			return;
+			goto nomem;
 		}
 	w.nids = n;
 	w.next = now_ms();
+	return;
+nomem:
+	log_warnx("out of memory: DNS checks stopped until the next reload");
 }
 
 /* Timers: start a round when due, kill one that runs too long. ms to
@@ -345,8 +357,9 @@ dnswatch_start(const struct conf *c, const char *const *ids, size_t n)
 int
 dnswatch_expire(void)
 {
-	int64_t	now = now_ms();
+	int64_t	now = now_ms(), left;
 
+	dnswatch_reap();	/* should a SIGCHLD have been missed */
 	if (w.ev.fd != -1) {
 		if (now - w.started < ROUND_MAX_MS)
 			return (int)(ROUND_MAX_MS - (now - w.started));
@@ -361,7 +374,10 @@ dnswatch_expire(void)
 		start_round();
 	if (w.pid != 0 && w.ev.fd == -1)
 		return 1000;	/* the last round not reaped yet */
-	return w.ev.fd != -1 ? ROUND_MAX_MS : (int)(w.next - now);
+	if (w.ev.fd != -1)
+		return ROUND_MAX_MS;
+	left = w.next - now;
+	return left > 3600 * 1000 ? 3600 * 1000 : (int)left;
 }
 
 /* After SIGCHLD: reap our round, if it is done. */

@@ -87,11 +87,12 @@ file_write_atomic(const char *path, const char *data, size_t len, int mode,
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
+	if (fsync(fd) == -1)
 		goto fail;
-	}
+	n = close(fd);
 	fd = -1;
+	if (n == -1)
+		goto fail;
 	if (rename(tmp, path) == -1)
 		goto fail;
 	snprintf(dir, sizeof(dir), "%s", path);

@@ -1,30 +1,37 @@
 /*
  * history.c: the policies each domain has served, so that we know which
- * ones senders may still hold (RFC 8461 5: a sender keeps a policy for
+ * ones senders may still hold (RFC 8461 3.2: a sender keeps a policy for
  * its max_age after it last fetched it).
  *
  * <state_dir>/history, a versioned text file:
  *
  *	mtasts-httpd-history 1
- *	<domain> <id> <first> <last> <policy text, %-encoded>
+ *	<domain> <id> <served> <first> <last> <policy text, %-encoded>
  *	...
  *	end <number of policy lines>
  *
- * first and last are UTC seconds: when the policy was first committed,
- * and when a running server stopped serving it; last 0 means it may still
- * be served (the current policy, or one that --print-dns replaced while a
- * server may still serve it). A sender may hold a policy until last (or
- * now, while 0) plus its max_age; a policy past that is pruned.
+ * served is 1 once a running server has served the policy; 0 for one
+ * only committed by --print-dns or --check-live, which no sender has seen
+ * yet (it is dropped when another policy of the domain is served, and
+ * never counts as cached). first and last are UTC seconds: when it was
+ * first served (or committed, while not served), and when the server
+ * stopped serving it; last 0 while it is served. A sender may hold a
+ * served policy until last (or now, while it is served) plus its max_age;
+ * past that it is pruned, and at most HIST_MAX are kept per domain.
  *
- * Written by state_commit, under the state lock, before the state file
- * itself and in the same way (whole file, temporary, fsync, rename): a
- * crash in between leaves an entry of an id never stored, which only
- * makes the guard more careful. A damaged file is moved aside and said
- * so; the guard then knows nothing older than the next change.
+ * Written by state_commit, under the state lock, right after the state
+ * file and in the same way (whole file, temporary, fsync, rename). A
+ * crash in between is made good by the next commit: its id is the
+ * stored one, found missing here and added; the policy it replaced keeps
+ * being counted as served until then, which only makes the guard more
+ * careful. A damaged file is moved aside and said so; the guard then
+ * knows nothing older than the next change.
  *
  * No logging here: warnings go into a struct diag.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,29 +137,32 @@ static int
 parse_line(struct history *h, char *line)
 {
 	struct hist	 e;
-	char		*f[5], *save = NULL, *ep;
-	long long	 v[2];
+	char		*f[6], *save = NULL, *ep;
+	long long	 v[3];
 	int		 i;
 
 	memset(&e, 0, sizeof(e));
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		if ((f[i] = strtok_r(i == 0 ? line : NULL, " ", &save)) ==
 		    NULL)
 			return -1;
 	if (strtok_r(NULL, " ", &save) != NULL ||
 	    strlen(f[0]) >= sizeof(e.domain) || strlen(f[1]) > ID_MAX)
 		return -1;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		errno = 0;
 		v[i] = strtoll(f[2 + i], &ep, 10);
 		if (errno != 0 || *ep != '\0' || v[i] < 0)
 			return -1;
 	}
+	if (v[0] > 1)
+		return -1;
 	snprintf(e.domain, sizeof(e.domain), "%s", f[0]);
 	snprintf(e.id, sizeof(e.id), "%s", f[1]);
-	e.first = (time_t)v[0];
-	e.last = (time_t)v[1];
-	if (decode(f[4], strlen(f[4]), &e.text, &e.len) == -1)
+	e.served = (int)v[0];
+	e.first = (time_t)v[1];
+	e.last = (time_t)v[2];
+	if (decode(f[5], strlen(f[5]), &e.text, &e.len) == -1)
 		return -1;
 	if (push(h, &e) == -1) {
 		free(e.text);
@@ -191,8 +201,8 @@ parse(struct history *h, char *buf, size_t len)
 /*
  * Read <dir>/history into h (empty if there is none). A damaged file is
  * moved aside to history.corrupt-<time> (when move is set; --check-live
- * only reads) with a warning in d. 0, or -1 with an error in d when the
- * file cannot be read.
+ * only reads) with a warning in d. 0, or -1 with a warning in d when the
+ * file cannot be read (the ids go on without the history).
  */
 static int
 load(const char *dir, struct history *h, int move, time_t now,
@@ -209,7 +219,8 @@ load(const char *dir, struct history *h, int move, time_t now,
 	if ((buf = file_read(path, HIST_FILE_MAX, &len)) == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		diag_add(d, 1, "%s: cannot read it: %s", path,
+		diag_add(d, 0, "%s: cannot read it: %s; the rollout guard "
+		    "does not know the earlier policies", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -242,9 +253,9 @@ history_load(const char *dir, struct history *h, struct diag *d)
 }
 
 /*
- * Until when a sender may hold policy e: its last serving (or now, while
- * it may still be served) plus its max_age; -1 if its text does not
- * parse.
+ * Until when a sender may hold policy e: when it was last served (now,
+ * while it is) plus its max_age; 0 if no sender has seen it (never
+ * served), -1 if its text does not parse.
  */
 time_t
 history_until(const struct hist *e, time_t now)
@@ -252,6 +263,8 @@ history_until(const struct hist *e, time_t now)
 	struct policy_facts	f;
 	time_t			until;
 
+	if (!e->served)
+		return 0;
 	if (policy_facts(e->text, e->len, &f) == -1)
 		return -1;
 	until = (e->last != 0 ? e->last : now) + (time_t)f.max_age;
@@ -274,8 +287,9 @@ save(const char *dir, const struct history *h, struct diag *d)
 	}
 	fprintf(f, "%s\n", HIST_MAGIC);
 	for (i = 0; i < h->n; i++) {
-		fprintf(f, "%s %s %lld %lld ", h->e[i].domain, h->e[i].id,
-		    (long long)h->e[i].first, (long long)h->e[i].last);
+		fprintf(f, "%s %s %d %lld %lld ", h->e[i].domain, h->e[i].id,
+		    h->e[i].served, (long long)h->e[i].first,
+		    (long long)h->e[i].last);
 		encode(f, h->e[i].text, h->e[i].len);
 		putc('\n', f);
 	}
@@ -296,13 +310,70 @@ save(const char *dir, const struct history *h, struct diag *d)
 	return rc;
 }
 
-/* Drop entry i, keeping the order. */
+/* Temporary files of writers killed mid-write (file_write_atomic's
+ * "history.tmp-<pid>"); called under the state lock, so none is live. */
 static void
-drop(struct history *h, size_t i)
+sweep(const char *dir)
 {
-	free(h->e[i].text);
-	memmove(&h->e[i], &h->e[i + 1], (h->n - i - 1) * sizeof(h->e[0]));
-	h->n--;
+	DIR		*d;
+	struct dirent	*e;
+	char		 path[4096];
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, HISTORY_FILE ".tmp-",
+		    sizeof(HISTORY_FILE ".tmp-") - 1) == 0 &&
+		    path_of(path, sizeof(path), dir, e->d_name) == 0)
+			unlink(path);
+	closedir(d);
+}
+
+/*
+ * The entries of one domain, in the file's (chronological) order: an index
+ * from domain to its first entry, and each entry's next (0: none; else
+ * the index + 1).
+ */
+struct chains {
+	struct hmap	 first;
+	size_t		*next;
+	size_t		*last;	/* per entry: its chain's last, for appends */
+};
+
+static size_t
+chain_head(const struct chains *c, const char *domain)
+{
+	return (size_t)(uintptr_t)hmap_get(&c->first, domain, strlen(domain));
+}
+
+/* Index h's n entries (room for cap in all). 0 or -1. */
+static int
+chains_build(struct chains *c, const struct history *h, size_t cap)
+{
+	size_t	i, head;
+
+	memset(c, 0, sizeof(*c));
+	if (hmap_init(&c->first, cap, 1) == -1 ||
+	    (c->next = calloc(cap + 1, sizeof(*c->next))) == NULL ||
+	    (c->last = calloc(cap + 1, sizeof(*c->last))) == NULL)
+		return -1;
+	for (i = 0; i < h->n; i++) {
+		if ((head = chain_head(c, h->e[i].domain)) == 0)
+			hmap_put(&c->first, h->e[i].domain,
+			    (void *)(uintptr_t)(i + 1));
+		else
+			c->next[c->last[head - 1]] = i + 1;
+		c->last[head != 0 ? head - 1 : i] = i;
+	}
+	return 0;
+}
+
+static void
+chains_free(struct chains *c)
+{
+	hmap_free(&c->first);
+	free(c->next);
+	free(c->last);
 }
 
 /*
@@ -310,99 +381,179 @@ drop(struct history *h, size_t i)
  * domain that senders may still hold covers that r's does not.
  */
 static char *
-notes(const struct history *h, const struct state_req *r, time_t now)
+notes(const struct history *h, const struct chains *c,
+    const struct state_req *r, time_t now)
 {
 	struct policy_facts	 new, old;
 	char			*out = NULL;
 	time_t			 until;
-	size_t			 i;
+	size_t			 j;
 
 	if (policy_facts(r->policy, r->len, &new) == -1)
 		return NULL;
-	for (i = 0; i < h->n; i++) {
-		if (strcmp(h->e[i].domain, r->domain) != 0 ||
-		    strcmp(h->e[i].id, r->id) == 0 ||
-		    (until = history_until(&h->e[i], now)) <= now ||
-		    policy_facts(h->e[i].text, h->e[i].len, &old) == -1)
+	for (j = chain_head(c, r->domain); j != 0; j = c->next[j - 1]) {
+		const struct hist *e = &h->e[j - 1];
+
+		if (e->dead || strcmp(e->id, r->id) == 0 ||
+		    (until = history_until(e, now)) <= now ||
+		    policy_facts(e->text, e->len, &old) == -1)
 			continue;
-		policy_rollout(&old, h->e[i].id, until, &new, &out);
+		policy_rollout(&old, e->id, until, &new, &out);
 		policy_facts_free(&old);
 	}
 	policy_facts_free(&new);
 	return out;
 }
 
+/* r[i]'s policy as the newest of its domain: served now (serving), or
+ * committed only. Appended to h's room. 0 or -1 (memory). */
+static int
+record(struct history *h, struct chains *c, const struct state_req *r,
+    int serving, time_t now, int *dirty)
+{
+	struct hist	*e = NULL;
+	size_t		 j, head;
+
+	for (j = chain_head(c, r->domain); j != 0; j = c->next[j - 1]) {
+		struct hist *o = &h->e[j - 1];
+
+		if (strcmp(o->id, r->id) == 0)
+			e = o;
+		else if (serving && !o->served) {
+			o->dead = 1;	/* superseded, never seen */
+			*dirty = 1;
+		} else if (serving && o->last == 0) {
+			o->last = now;	/* no longer served */
+			*dirty = 1;
+		}
+	}
+	if (e == NULL) {
+		e = &h->e[h->n];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->domain, sizeof(e->domain), "%s", r->domain);
+		snprintf(e->id, sizeof(e->id), "%s", r->id);
+		e->first = now;
+		if ((e->text = malloc(r->len + 1)) == NULL)
+			return -1;
+		memcpy(e->text, r->policy, r->len);
+		e->text[r->len] = '\0';
+		e->len = r->len;
+		if ((head = chain_head(c, e->domain)) == 0)
+			hmap_put(&c->first, e->domain,
+			    (void *)(uintptr_t)(h->n + 1));
+		else
+			c->next[c->last[head - 1]] = h->n + 1;
+		c->last[head != 0 ? head - 1 : h->n] = h->n;
+		h->n++;
+		*dirty = 1;
+	}
+	if (serving && (!e->served || e->last != 0)) {
+		if (!e->served)
+			e->first = now;		/* first served */
+		e->served = 1;
+		e->last = 0;
+		*dirty = 1;
+	}
+	return 0;
+}
+
 /*
  * Record r[0..n) (ids just committed) in the history, under the state
- * lock: a new id is appended; with serving set (the server, which serves
- * them from now on) every other policy of the domain still marked as
- * served gets its last time; past ones are pruned. Sets each r's notes
- * (malloc'd, or NULL): what senders still holding an earlier policy lose
- * under r's. Failures are
- * warnings: the ids must go on being served and announced.
+ * lock. With serving set (the server: it serves them from now on, and
+ * r holds every domain it serves) each becomes its domain's served
+ * policy, the others of its domain (and those of domains no longer
+ * served) get their last time, and never-served ones are dropped;
+ * without (--print-dns, --check-live) a new one is added as not served.
+ * Policies past their cache time are pruned, the oldest beyond HIST_MAX
+ * too (said). Sets each r's notes (malloc'd, or NULL): what senders
+ * still holding an earlier policy lose under r's. Failures are warnings:
+ * the ids must go on being served and announced.
  */
 void
 history_update(const char *dir, struct state_req *r, size_t n, int serving,
     time_t now, struct diag *d)
 {
 	struct history	 h;
-	struct hist	 e;
-	size_t		 i, j, count;
-	int		 dirty = 0, found;
+	struct chains	 c;
+	struct hist	*ne;
+	size_t		 i, j, k, count, head;
+	int		 dirty = 0;
 	time_t		 until;
 
+	memset(&c, 0, sizeof(c));
 	if (load(dir, &h, 1, now, d) == -1)
 		return;
-	for (i = 0; i < n; i++) {
-		found = 0;
+	/* room for every new entry at once: the index keeps pointers */
+	if ((ne = realloc(h.e, (h.n + n + 1) * sizeof(*ne))) == NULL ||
+	    (h.e = ne, chains_build(&c, &h, h.n + n)) == -1) {
+		diag_add(d, 0, "out of memory: the policy history is not "
+		    "updated");
+		chains_free(&c);
+		history_free(&h);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (record(&h, &c, &r[i], serving, now, &dirty) == -1) {
+			diag_add(d, 0, "out of memory: the policy history "
+			    "misses %s", r[i].domain);
+			break;
+		}
+	if (serving)		/* domains no longer served */
 		for (j = 0; j < h.n; j++) {
-			if (strcmp(h.e[j].domain, r[i].domain) != 0)
+			if (h.e[j].last != 0 || h.e[j].dead)
 				continue;
-			if (strcmp(h.e[j].id, r[i].id) == 0)
-				found = 1;
-			else if (serving && h.e[j].last == 0) {
-				h.e[j].last = now;
+			for (k = 0; k < n; k++)
+				if (strcmp(r[k].domain, h.e[j].domain) == 0)
+					break;
+			if (k == n) {
+				if (h.e[j].served)
+					h.e[j].last = now;
+				else
+					h.e[j].dead = 1;
 				dirty = 1;
 			}
 		}
-		if (!found) {
-			memset(&e, 0, sizeof(e));
-			snprintf(e.domain, sizeof(e.domain), "%s",
-			    r[i].domain);
-			snprintf(e.id, sizeof(e.id), "%s", r[i].id);
-			e.first = now;
-			if ((e.text = malloc(r[i].len + 1)) == NULL ||
-			    push(&h, &e) == -1) {
-				free(e.text);
-				diag_add(d, 0, "out of memory: the policy "
-				    "history misses %s", r[i].domain);
-				continue;
-			}
-			memcpy(e.text, r[i].policy, r[i].len);
-			e.text[r[i].len] = '\0';
-			h.e[h.n - 1].len = r[i].len;
-			dirty = 1;
-		}
-		r[i].notes = notes(&h, &r[i], now);
-	}
-	/* Pruned: past their cache time; then the oldest beyond HIST_MAX. */
-	for (j = 0; j < h.n; ) {
+	for (i = 0; i < n; i++)
+		r[i].notes = notes(&h, &c, &r[i], now);
+	/* pruned: past their cache time; then the oldest beyond HIST_MAX */
+	for (j = 0; j < h.n; j++) {
 		until = history_until(&h.e[j], now);
-		if (h.e[j].last != 0 && until >= 0 && until < now) {
-			drop(&h, j);
-			dirty = 1;
-		} else
-			j++;
-	}
-	for (i = 0; i < h.n; i++) {
-		for (count = 0, j = i; j < h.n; j++)
-			count += strcmp(h.e[j].domain, h.e[i].domain) == 0;
-		if (count > HIST_MAX) {
-			drop(&h, i--);
+		if (!h.e[j].dead && h.e[j].last != 0 && until >= 0 &&
+		    until < now) {
+			h.e[j].dead = 1;
 			dirty = 1;
 		}
 	}
-	if (dirty)
+	for (j = 0; j < h.n; j++) {
+		if ((head = chain_head(&c, h.e[j].domain)) != j + 1)
+			continue;	/* each domain once, from its first */
+		for (count = 0, k = head; k != 0; k = c.next[k - 1])
+			count += !h.e[k - 1].dead;
+		for (k = head; k != 0 && count > HIST_MAX; k = c.next[k - 1]) {
+			if (h.e[k - 1].dead)
+				continue;
+			if ((until = history_until(&h.e[k - 1], now)) > now)
+				diag_add(d, 0, "%s: the policy history keeps "
+				    "%d policies; id %s is dropped although "
+				    "senders may hold it for %lld s more",
+				    h.e[k - 1].domain, HIST_MAX, h.e[k - 1].id,
+				    (long long)(until - now));
+			h.e[k - 1].dead = 1;
+			count--;
+			dirty = 1;
+		}
+	}
+	chains_free(&c);
+	for (i = j = 0; j < h.n; j++) {
+		if (h.e[j].dead)
+			free(h.e[j].text);
+		else
+			h.e[i++] = h.e[j];
+	}
+	h.n = i;
+	if (dirty) {
+		sweep(dir);
 		save(dir, &h, d);
+	}
 	history_free(&h);
 }

@@ -70,10 +70,10 @@ say(struct live *l, int level, const char *domain, const char *check,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	/* one line, printable: details quote what peers sent */
+	/* one line, printable ASCII: details quote what peers sent */
 	for (p = detail; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = ' ';
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	if (level == L_FAIL)
 		l->fails++;
 	l->emit(l->arg, level, domain, check, extra != NULL ? extra : "",
@@ -119,8 +119,8 @@ served_earlier(const struct live *l, const char *domain, const char *id)
 	return NULL;
 }
 
-/* How many of a's TXT records start with v (RFC 8461 3.1: the others are
- * not ours to judge); *which the last of them. */
+/* How many of a's TXT records start with v (RFC 8461 3.1, RFC 8460 3:
+ * senders discard the others); *which the last of them. */
 static size_t
 versioned(const struct dnsq_ans *a, const char *v, size_t *which)
 {
@@ -152,7 +152,7 @@ check_txt(struct live *l, const struct conf_domain *d, const char *id)
 		say(l, L_FAIL, C, "txt", NULL, "%s", err);
 		goto out;
 	}
-	n = versioned(&a, "v=STSv1", &which);
+	n = versioned(&a, "v=STSv1;", &which);
 	if (n == 0)
 		say(l, L_FAIL, C, "txt", NULL, "no v=STSv1 record at %s; "
 		    "publish: %s", name, rec);
@@ -178,8 +178,8 @@ out:
 	free(rec);
 }
 
-/* The A and AAAA addresses of host; 0 if it has none, -1 (said) on a
- * DNS failure. */
+/* The A and AAAA addresses of host (at most max): how many; 0 if it has
+ * none, -1 if neither question was answered (a failure is said). */
 static int
 addresses(struct live *l, const char *domain, const char *check,
     const char *host, char addr[][64], size_t max)
@@ -188,13 +188,15 @@ addresses(struct live *l, const char *domain, const char *check,
 	struct dnsq_ans	 a;
 	char		 err[512];
 	size_t		 i, t, n = 0;
-	int		 rc;
+	int		 rc, failed = 0;
 
 	for (t = 0; t < 2; t++) {
 		rc = dnsq_query(host, types[t], &a, err, sizeof(err));
 		if (rc == DNSQ_FAIL) {
+			/* said; the addresses found are still checked */
 			say(l, L_FAIL, domain, check, NULL, "%s", err);
-			return -1;
+			failed = 1;
+			continue;
 		}
 		if (rc != DNSQ_OK)
 			continue;
@@ -202,7 +204,7 @@ addresses(struct live *l, const char *domain, const char *check,
 			snprintf(addr[n++], 64, "%s", a.rr[i].data);
 		dnsq_free(&a);
 	}
-	return (int)n;
+	return n == 0 && failed ? -1 : (int)n;
 }
 
 /* The first line where a and b differ, for the message. */
@@ -438,6 +440,25 @@ check_smtp(struct live *l, const struct conf_domain *d, const struct mxh *mx,
 	}
 }
 
+/* Two rua values compared as URI lists: white space around the commas
+ * does not count (RFC 8460 3). */
+static int
+rua_cmp(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == ' ' || *a == '\t')
+			a++;
+		while (*b == ' ' || *b == '\t')
+			b++;
+		if (*a != *b)
+			return 1;
+		if (*a == '\0')
+			return 0;
+		a++;
+		b++;
+	}
+}
+
 /* tlsrpt: _smtp._tls.<domain> announces exactly the configured rua. */
 static void
 check_tlsrpt(struct live *l, const struct conf_domain *d)
@@ -458,7 +479,7 @@ check_tlsrpt(struct live *l, const struct conf_domain *d)
 		say(l, L_FAIL, C, "tlsrpt", NULL, "%s", err);
 		return;
 	}
-	n = versioned(&a, "v=TLSRPTv1", &which);
+	n = versioned(&a, "v=TLSRPTv1;", &which);
 	if (n == 0)
 		say(l, L_FAIL, C, "tlsrpt", NULL, "no v=TLSRPTv1 record at %s; "
 		    "publish: %s", name, want);
@@ -470,7 +491,7 @@ check_tlsrpt(struct live *l, const struct conf_domain *d)
 	    sizeof(rua), err, sizeof(err)) == -1)
 		say(l, L_FAIL, C, "tlsrpt", NULL, "the record at %s is not "
 		    "valid (RFC 8460 3): %s; publish: %s", name, err, want);
-	else if (strcmp(rua, d->rua) != 0)
+	else if (rua_cmp(rua, d->rua) != 0)
 		say(l, L_FAIL, C, "tlsrpt", NULL, "%s announces rua=%s, the "
 		    "config says %s; publish: %s", name, rua, d->rua, want);
 	else
@@ -492,7 +513,7 @@ check_caa(struct live *l, const struct conf_domain *d)
 	struct acme_msg		 m;
 	struct dnsq_ans		 a;
 	char			 name[300], err[1024], allowed[512] = "";
-	const char		*C = d->name, *p;
+	const char		*C = d->name, *p, *v, *critical = NULL;
 	size_t			 i, j, vl;
 	int			 rc, issue = 0, ok = 0;
 
@@ -519,10 +540,9 @@ check_caa(struct live *l, const struct conf_domain *d)
 		return;
 	}
 	snprintf(name, sizeof(name), "mta-sts.%s", d->name);
+	/* RFC 8659 3: the name, then each parent up to the TLD */
 	for (p = name; p != NULL; p = (p = strchr(p, '.')) != NULL ? p + 1 :
 	    NULL) {
-		if (strchr(p, '.') == NULL)
-			break;	/* not the TLD */
 		rc = dnsq_query(p, DNSQ_T_CAA, &a, err, sizeof(err));
 		if (rc == DNSQ_FAIL) {
 			say(l, L_WARN, C, "caa", NULL, "%s", err);
@@ -533,24 +553,36 @@ check_caa(struct live *l, const struct conf_domain *d)
 		if (rc == DNSQ_OK)
 			dnsq_free(&a);
 	}
-	if (p == NULL || strchr(p, '.') == NULL) {
+	if (p == NULL) {
 		say(l, L_PASS, C, "caa", NULL, "no CAA record applies to %s: "
 		    "any CA may issue", name);
 		goto out;
 	}
 	for (i = 0; i < a.n; i++) {
+		/* RFC 8659 4.1: an unknown tag marked critical forbids */
+		if ((a.rr[i].pref & 128) && strcmp(a.rr[i].tag, "issue") != 0 &&
+		    strcmp(a.rr[i].tag, "issuewild") != 0 &&
+		    strcmp(a.rr[i].tag, "iodef") != 0)
+			critical = a.rr[i].tag;
 		if (strcmp(a.rr[i].tag, "issue") != 0)
 			continue;
 		issue = 1;
-		vl = strcspn(a.rr[i].data, "; \t");
+		/* issue-value = *WSP [issuer-domain-name *WSP] [";" ...] */
+		for (v = a.rr[i].data; *v == ' ' || *v == '\t'; v++)
+			;
+		vl = strcspn(v, "; \t");
 		append(allowed, sizeof(allowed), "%s'%.*s'", allowed[0] ?
-		    ", " : "", (int)vl, a.rr[i].data);
+		    ", " : "", (int)vl, v);
 		for (j = 0; j < m.ncaa; j++)
 			if (strlen(m.caa[j]) == vl &&
-			    strncasecmp(a.rr[i].data, m.caa[j], vl) == 0)
+			    strncasecmp(v, m.caa[j], vl) == 0)
 				ok = 1;
 	}
-	if (!issue)
+	if (critical != NULL)
+		say(l, L_FAIL, C, "caa", NULL, "the CAA records at %s hold the "
+		    "tag '%s' marked critical, which no CA knows: none may "
+		    "issue (RFC 8659 4.1)", p, critical);
+	else if (!issue)
 		say(l, L_PASS, C, "caa", NULL, "the CAA records at %s restrict "
 		    "no issuer", p);
 	else if (ok)
@@ -688,21 +720,20 @@ print_line(void *arg, int level, const char *domain, const char *check,
 }
 
 /*
- * --check-live: the domains named in only[0..n) (all when n is 0), each
- * with the id in ids[] (per conf domain). Returns 0 when nothing FAILed,
- * else 1.
+ * --check-live: c's domains i with want[i] set, each with its id ids[i].
+ * Returns 0 when nothing FAILed, else 1.
  */
 int
-live_check(const struct conf *c, char *const *ids, char *const *only,
-    size_t n, int smtp)
+live_check(const struct conf *c, char *const *ids, const int *want,
+    int smtp)
 {
 	struct history	 h;
 	struct fetch	*f = NULL;
 	struct diag	 d = { 0 };
 	const char	*bundle;
 	char		 err[1024];
-	size_t		 i, k;
-	int		 want, fails = 0;
+	size_t		 i;
+	int		 fails = 0;
 
 	/* the same default as ACME's */
 	bundle = c->ca_bundle != NULL ? c->ca_bundle : X509_DEFAULT_BUNDLE;
@@ -712,13 +743,10 @@ live_check(const struct conf *c, char *const *ids, char *const *only,
 	for (i = 0; i < d.n; i++)
 		fprintf(stderr, "warning: %s\n", d.msg[i]);
 	diag_free(&d);
-	for (i = 0; i < c->ndomains; i++) {
-		for (want = n == 0, k = 0; k < n && !want; k++)
-			want = strcasecmp(only[k], c->domains[i].name) == 0;
-		if (want)
+	for (i = 0; i < c->ndomains; i++)
+		if (want[i])
 			fails += live_domain(c, i, ids[i], &h, f,
 			    smtp ? LIVE_SMTP : 0, print_line, NULL);
-	}
 	history_free(&h);
 	if (f != NULL)
 		fetch_free(f);

@@ -198,19 +198,26 @@ check_live(const struct conf *c, char *const *only, size_t nonly, int smtp)
 {
 	struct diag		 d = { 0 };
 	struct state_req	*r;
+	struct conf_domain	*cd;
 	char			**ids;
 	size_t			 i;
-	int			 rc;
+	int			 rc, *want;
 
-	for (i = 0; i < nonly; i++)
-		if (conf_find_domain(c, only[i]) == NULL) {
+	if ((r = calloc(c->ndomains + 1, sizeof(*r))) == NULL ||
+	    (ids = calloc(c->ndomains + 1, sizeof(*ids))) == NULL ||
+	    (want = calloc(c->ndomains + 1, sizeof(*want))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < nonly; i++) {
+		if ((cd = conf_find_domain(c, only[i])) == NULL) {
 			fprintf(stderr, "error: %s: domain %s is not "
 			    "configured\n", c->file, only[i]);
-			return 2;
+			rc = 2;
+			goto out;
 		}
-	if ((r = calloc(c->ndomains + 1, sizeof(*r))) == NULL ||
-	    (ids = calloc(c->ndomains + 1, sizeof(*ids))) == NULL)
-		fatalx("out of memory");
+		want[cd - c->domains] = 1;
+	}
+	for (i = 0; nonly == 0 && i < c->ndomains; i++)
+		want[i] = 1;
 	for (i = 0; i < c->ndomains; i++) {
 		r[i].domain = c->domains[i].name;
 		r[i].policy = render(c, i, &r[i].len);
@@ -218,7 +225,9 @@ check_live(const struct conf *c, char *const *only, size_t nonly, int smtp)
 	if (state_commit(c->state_dir, r, c->ndomains, 0, time(NULL),
 	    &d) == -1) {
 		print_diag(&d);
-		return 2;
+		diag_free(&d);
+		rc = 2;
+		goto out;
 	}
 	print_diag(&d);
 	diag_free(&d);
@@ -226,11 +235,13 @@ check_live(const struct conf *c, char *const *only, size_t nonly, int smtp)
 		ids[i] = r[i].id;
 		free(r[i].notes);
 	}
-	rc = live_check(c, ids, only, nonly, smtp);
+	rc = live_check(c, ids, want, smtp);
+out:
 	for (i = 0; i < c->ndomains; i++)
 		free((char *)r[i].policy);
 	free(r);
 	free(ids);
+	free(want);
 	return rc;
 }
 

@@ -268,8 +268,10 @@ int	 state_mark(const char *dir, struct state_req *, size_t n,
 struct hist {
 	char	 domain[256];
 	char	 id[ID_MAX + 1];
-	time_t	 first;		/* committed */
-	time_t	 last;		/* no longer served; 0: may still be */
+	int	 served;	/* a server served it (else committed only) */
+	int	 dead;		/* history.c's, while updating */
+	time_t	 first;		/* first served (committed, while not) */
+	time_t	 last;		/* no longer served since; 0: served */
 	char	*text;		/* the policy */
 	size_t	 len;
 };
@@ -615,8 +617,8 @@ typedef void	 live_emit(void *arg, int level, const char *domain,
 int	 live_domain(const struct conf *, size_t i, const char *id,
 	    const struct history *, struct fetch *, int what, live_emit *,
 	    void *arg);
-int	 live_check(const struct conf *, char *const *ids, char *const *only,
-	    size_t n, int smtp);
+int	 live_check(const struct conf *, char *const *ids, const int *want,
+	    int smtp);
 
 /* dnswatch.c: while serving, rounds of live.c's DNS-side checks in a
  * child, changes logged. start: the config in force and its ids (per

@@ -605,7 +605,9 @@ watch_dns(void)
 	size_t		  i;
 
 	if ((v = calloc(snap->nsites + 1, sizeof(*v))) == NULL) {
-		log_warnx("out of memory: DNS checks not restarted");
+		dnswatch_start(conf, NULL, snap->nsites);	/* off */
+		log_warnx("out of memory: DNS checks stopped until the next "
+		    "reload");
 		return;
 	}
 	for (i = 0; i < snap->nsites; i++)

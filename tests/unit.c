@@ -3214,13 +3214,17 @@ test_history(void)
 		{ "v=STSv1; id=123456789012345678901234567890123", NULL },
 		{ "v=STSv1 id=abc", NULL },
 		{ "v=STSv1; =abc", NULL },
+		{ "v=STSv1; id=abc; ext=", NULL },
+		{ "v=STSv1; id=abc; f@o=bar", NULL },
+		{ "v=STSv1; id=abc; ext=a b", NULL },
+		{ "v=STSv1; id=abc def", NULL },
 	};
 	struct policy_facts	 a, b;
 	struct state_req	 r;
 	struct history		 h;
 	struct diag		 d = { 0 };
 	char			 id[ID_MAX + 1], err[256], rua[256], dir[256];
-	char			 path[400], *notes = NULL, *mk;
+	char			 path[400], path2[400], *notes = NULL, *mk;
 	const char		*pa = "version: STSv1\r\nmode: enforce\r\n"
 				    "mx: mx1.example.com\r\nmx: *.old.example.com"
 				    "\r\nmax_age: 100\r\n";
@@ -3244,6 +3248,10 @@ test_history(void)
 	check(dns_tlsrpt_parse("v=TLSRPTv1; rua=mailto:a@example.com",
 	    36, rua, sizeof(rua), err, sizeof(err)) == 0 &&
 	    strcmp(rua, "mailto:a@example.com") == 0, "tlsrpt rua read", rua);
+	check(dns_tlsrpt_parse("v=TLSRPTv1; rua=mailto:a@x.example, "
+	    "mailto:b@y.example ;", 56, rua, sizeof(rua), err, sizeof(err)) ==
+	    0 && strcmp(rua, "mailto:a@x.example, mailto:b@y.example") == 0,
+	    "tlsrpt rua list with white space around the comma", rua);
 	check(dns_tlsrpt_parse("v=TLSRPTv1;", 11, rua, sizeof(rua), err,
 	    sizeof(err)) == -1, "tlsrpt without rua refused", err);
 	check(dns_tlsrpt_parse("v=STSv1; rua=x", 14, rua, sizeof(rua), err,
@@ -3326,6 +3334,68 @@ test_history(void)
 	    "history: a damaged file is moved aside and replaced", NULL);
 	free(r.notes);
 	history_free(&h);
+	/* a crash between the state file and the history: made good */
+	unlink(path);
+	snprintf(path2, sizeof(path2), "%s/history.tmp-99999", dir);
+	if ((f = fopen(path2, "w")) != NULL)
+		fclose(f);
+	check(commit1(dir, "example.com", pa, t + 310, &r, &d) == 0 &&
+	    !r.minted && history_load(dir, &h, &d) == 0 && h.n == 1 &&
+	    strcmp(h.e[0].id, r.id) == 0 && access(path2, F_OK) == -1,
+	    "history: a lost history gets the served policy back, stale "
+	    "temporary files swept", NULL);
+	free(r.notes);
+	history_free(&h);
+	/* committed only (--print-dns): never cached, dropped once another
+	 * is served */
+	memset(&r, 0, sizeof(r));
+	r.domain = "example.net";
+	r.policy = pa;
+	r.len = strlen(pa);
+	check(state_commit(dir, &r, 1, 0, t + 311, &d) == 0 && r.notes == NULL,
+	    "history: a first policy committed only", r.notes);
+	free(r.notes);
+	r.policy = pb;
+	r.len = strlen(pb);
+	check(state_commit(dir, &r, 1, 0, t + 312, &d) == 0 && r.notes == NULL,
+	    "history: no notes against a policy never served", r.notes);
+	free(r.notes);
+	check(history_load(dir, &h, &d) == 0 && h.n == 3 && !h.e[1].served &&
+	    history_until(&h.e[1], t + 312) == 0,
+	    "history: a policy never served is not cached", NULL);
+	history_free(&h);
+	check(commit1(dir, "example.net", pt, t + 313, &r, &d) == 0 &&
+	    history_load(dir, &h, &d) == 0 && h.n == 2 &&
+	    strcmp(h.e[1].domain, "example.net") == 0 && h.e[1].served &&
+	    h.e[1].first == t + 313 && strcmp(h.e[0].domain, "example.com") ==
+	    0 && h.e[0].last == t + 313,
+	    "history: served, the unserved dropped, the domain no longer "
+	    "served closed", NULL);
+	free(r.notes);
+	history_free(&h);
+	/* bounded: 32 per domain, a drop of one still cached said */
+	for (i = 0; i < 40; i++) {
+		char pol[200];
+
+		snprintf(pol, sizeof(pol), "version: STSv1\r\nmode: enforce"
+		    "\r\nmx: mx%zu.example.net\r\nmax_age: 86400\r\n", i);
+		commit1(dir, "example.net", pol, t + 400 + (time_t)i, &r, &d);
+		free(r.notes);
+	}
+	check(history_load(dir, &h, &d) == 0 && h.n == 32 &&
+	    has_msg(&d, 0, "keeps 32 policies"),
+	    "history: at most 32 per domain, the drop said", NULL);
+	history_free(&h);
+	/* an unusable history never fails the commit */
+	unlink(path);
+	mkdir(path, 0700);
+	diag_free(&d);
+	check(commit1(dir, "example.com", pb, t + 320, &r, &d) == 0 &&
+	    r.minted && d.nerr == 0 && has_msg(&d, 0, "rollout guard"),
+	    "history: unreadable, the ids are still committed", d.n ?
+	    d.msg[0] : NULL);
+	free(r.notes);
+	rmdir(path);
 	diag_free(&d);
 	if (asprintf(&mk, "rm -rf '%s'", dir) != -1) {
 		(void)!system(mk);

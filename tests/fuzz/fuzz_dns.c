@@ -131,6 +131,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (own)
 			one(p, len, q.name, types[t]);
 	}
+	/* the bytes as a TXT value too (not NUL-terminated: the parsers
+	 * must stop at len) */
+	{
+		char	id[ID_MAX + 1], rua[512], err[256];
+
+		if (dns_sts_parse((const char *)p, len, id, err,
+		    sizeof(err)) == 0 && (id[0] == '\0' || strlen(id) > ID_MAX))
+			abort();
+		dns_tlsrpt_parse((const char *)p, len, rua, sizeof(rua), err,
+		    sizeof(err));
+	}
 	free(p);
 	return 0;
 }
