@@ -571,8 +571,12 @@ check_caa(struct live *l, const struct conf_domain *d)
 		for (v = a.rr[i].data; *v == ' ' || *v == '\t'; v++)
 			;
 		vl = strcspn(v, "; \t");
-		append(allowed, sizeof(allowed), "%s'%.*s'", allowed[0] ?
-		    ", " : "", (int)vl, v);
+		if (vl == 0)	/* issue ";": no CA may */
+			append(allowed, sizeof(allowed), "%sno CA (';')",
+			    allowed[0] ? ", " : "");
+		else
+			append(allowed, sizeof(allowed), "%s'%.*s'",
+			    allowed[0] ? ", " : "", (int)vl, v);
 		for (j = 0; j < m.ncaa; j++)
 			if (strlen(m.caa[j]) == vl &&
 			    strncasecmp(v, m.caa[j], vl) == 0)

@@ -2,13 +2,15 @@
 """A deliberately misconfigured MTA-STS policy host for tests/t-live.sh.
 
     policy_httpd.py --listen ADDR --port PORT --cert CRT --key KEY
-                    (--redirect URL | --body TEXT) [--ready FILE]
+                    (--redirect URL | --body TEXT | --json FILE) [--ready FILE]
 
 Serves HTTPS (TLS 1.2 or newer, CRT/KEY, valid for the policy host's name)
-and answers every GET or HEAD either with 301 and Location: URL
-(--redirect) or with 200, Content-Type: text/plain and TEXT as the body
-(--body; "\\n" in TEXT becomes CRLF, as in a real policy). FILE is written
-once it listens. IPv6 addresses too. Stops on SIGTERM.
+and answers every GET or HEAD, whatever its path, either with 301 and
+Location: URL (--redirect) or with 200, Content-Type: text/plain and TEXT
+as the body (--body; "\\n" in TEXT becomes CRLF, as in a real policy) or
+with 200, Content-Type: application/json and FILE's bytes as they are
+(--json; an ACME directory for the caa check). The --ready FILE is
+written once it listens. IPv6 addresses too. Stops on SIGTERM.
 """
 import argparse
 import http.server
@@ -35,6 +37,11 @@ def handler(args):
                 self.send_response(301)
                 self.send_header("Location", args.redirect)
                 self.send_header("Content-Type", "text/plain")
+            elif args.json is not None:
+                with open(args.json, "rb") as f:
+                    body = f.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
             else:
                 body = args.body.replace("\\n", "\r\n").encode()
                 self.send_response(200)
@@ -67,6 +74,7 @@ def main():
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--redirect", metavar="URL")
     g.add_argument("--body", metavar="TEXT")
+    g.add_argument("--json", metavar="FILE")
     p.add_argument("--ready", metavar="FILE")
     args = p.parse_args()
 
