@@ -245,6 +245,7 @@ bench:
 	@bash bench/reload-latency.sh $(BIN)
 	@bash bench/idle-wakeups.sh $(BIN)
 	@bash bench/many-domains.sh $(BIN)
+	@bash bench/dnswatch.sh $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \
