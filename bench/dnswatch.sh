@@ -19,7 +19,10 @@
 #   2. the parent's VmRSS and PSS (/proc/PID/status, smaps_rollup) when
 #      serving (between rounds) and after ROUNDS rounds (off: as long);
 #      the round child's peak RSS and its PSS during a round;
-#   3. then DUR seconds of fresh full TLS 1.2 handshakes, one GET each
+#   3. a probe of the serving loop: PROBE seconds of keep-alive GETs on
+#      one connection, one every 1 ms: latency, of all and of those that
+#      overlapped a round;
+#   4. then DUR seconds of fresh full TLS 1.2 handshakes, one GET each
 #      (PROCS client processes, ECDHE-ECDSA-AES128-GCM, as
 #      bench/tlsload.py, SNI and Host cycling through the N domains):
 #      rate, latency p50/p99/max, server CPU per request (the parent's;
@@ -27,9 +30,10 @@
 # Prints one table: each figure the median of RUNS runs (min-max).
 #
 #   bench/dnswatch.sh [BIN]   env: RUNS (3), DUR (20), ROUNDS (30),
-#                             DOMAINS ("1 100"), PROCS (4)
-# About RUNS x 3 x (number of DOMAINS) x (ROUNDS + DUR + 5) seconds:
-# 18 min with the defaults. Needs root (network namespace, port 443).
+#                             PROBE (10), DOMAINS ("1 100"), PROCS (4)
+# About RUNS x 3 x (number of DOMAINS) x (ROUNDS + PROBE + DUR + 5)
+# seconds: 19 min with the defaults. Needs root (network namespace, port
+# 443); installs dnsmasq-base if it is missing.
 set -eu
 . "$(dirname "$0")/lib.sh"
 bin=$(realpath "$bin")
@@ -46,6 +50,7 @@ rpid=""		# the run (its server stops with it)
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
 cleanup() {
+	set +e	# a killed process's wait fails: clean up all the same
 	if [ -n "$rpid" ]; then
 		kill -TERM "$rpid" 2> /dev/null
 		wait "$rpid" 2> /dev/null
