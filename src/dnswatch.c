@@ -50,18 +50,14 @@ static struct {
 	int			  resolver_down;	/* said so */
 } w = { .ev = { .fd = -1 } };
 
-/* In the child: one line per result to the pipe. */
+/* In the child: one line per result, buffered: the parent reads until
+ * EOF anyway, and one write per line woke it once per line. */
 static void
 pipe_line(void *arg, int level, const char *domain, const char *check,
     const char *extra, const char *detail)
 {
-	char	 line[3000];
-	int	 n;
-
-	n = snprintf(line, sizeof(line), "%c\t%s\t%s\t%s\t%s\n",
-	    levels[level], domain, check, extra, detail);
-	if (n > 0 && (size_t)n < sizeof(line))
-		(void)!write(*(int *)arg, line, (size_t)n);
+	fprintf(arg, "%c\t%s\t%s\t%s\t%s\n", levels[level], domain, check,
+	    extra, detail);
 }
 
 static void
@@ -69,14 +65,19 @@ round_child(int fd)
 {
 	struct history	 h;
 	struct diag	 d = { 0 };
+	FILE		*out;
 	size_t		 i;
 
 	child_init(fd);
+	if ((out = fdopen(fd, "w")) == NULL)
+		_exit(1);
+	setvbuf(out, NULL, _IOFBF, 65536);
 	history_load(w.c->state_dir, &h, &d);
 	for (i = 0; i < w.c->ndomains && i < w.nids; i++)
 		live_domain(w.c, i, w.ids[i], &h, NULL, LIVE_DNS, pipe_line,
-		    &fd);
-	(void)!write(fd, "done\n", 5);
+		    out);
+	fputs("done\n", out);
+	fflush(out);
 	_exit(0);
 }
 
