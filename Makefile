@@ -55,7 +55,7 @@ SANFLAGS	= -fsanitize=fuzzer-no-link,address,undefined \
 		  -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 FUZZERS		= fuzz_acme fuzz_conf fuzz_dns fuzz_fetch fuzz_hello fuzz_name \
-		  fuzz_route fuzz_smtp
+		  fuzz_mime fuzz_route fuzz_smtp fuzz_tlsrpt
 FUZZ_TIME	?= 600
 
 # Debian's mbedTLS 2.28 ships no .pc file; 3.x does.
@@ -66,6 +66,8 @@ MHD_LIBS	?= $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || \
 # cJSON (Debian's libcjson-dev, OpenWrt's cjson): the ACME client's JSON.
 CJSON_LIBS	?= $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || \
 		   echo -lcjson)
+# zlib (Debian's zlib1g-dev, OpenWrt's zlib): gunzips TLS reports.
+ZLIB_LIBS	?= $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
 
 # _FILE_OFFSET_BITS: large-file interfaces on 32-bit routers too, where
 # readdir() fails (EOVERFLOW) on ext4's 64-bit cookies and stat() on large
@@ -77,13 +79,14 @@ ALL_CPPFLAGS	= -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 ALL_CFLAGS	= -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS)
 # The resolver (res_nquery, ns_initparse): glibc's libresolv; in musl's libc.
 RESOLV_LIBS	?= -lresolv
-LIBS		= $(MHD_LIBS) $(CJSON_LIBS) $(MBEDTLS_LIBS) $(RESOLV_LIBS)
+LIBS		= $(MHD_LIBS) $(CJSON_LIBS) $(ZLIB_LIBS) $(MBEDTLS_LIBS) \
+		  $(RESOLV_LIBS)
 
-LIB_SRCS	= acme.c acmemsg.c bridge.c child.c conf.c conn.c diag.c \
-		  dns.c dnsq.c dnswatch.c env.c fetch.c file.c health.c \
-		  hello.c history.c hmap.c hook.c http.c live.c log.c loop.c \
-		  name.c policy.c priv.c serve.c smtp.c snap.c state.c tls.c \
-		  uci.c watch.c x509.c
+LIB_SRCS	= acme.c acmemsg.c bridge.c child.c conf.c conn.c diag.c dns.c \
+		  dnsq.c dnswatch.c env.c fetch.c file.c health.c hello.c \
+		  history.c hmap.c hook.c http.c live.c log.c loop.c mime.c \
+		  name.c policy.c priv.c report.c rptrecv.c serve.c smtp.c \
+		  snap.c state.c tls.c tlsrpt.c uci.c utc.c watch.c x509.c
 LIB_OBJS	= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 BIN		= $(BUILD)/mtasts-httpd
 UNIT		= $(BUILD)/unit
@@ -157,7 +160,7 @@ run: deps
 # stays the full matrix that CI runs.
 CHECK_TESTS	?= t-conf t-check t-dns t-id t-env t-layers t-http t-conform \
 		   t-strict t-resume t-multi t-limits t-flood t-fdlimit \
-		   t-reload t-announce t-fetch t-smtp
+		   t-reload t-announce t-fetch t-smtp t-report
 .PHONY: check
 check:
 	@$(MAKE) --no-print-directory all unit
@@ -191,7 +194,7 @@ NEW		= build-deps/prefix
 # The static libraries tests/newstack.sh built into prefix $(1).
 static_stack	= MBEDTLS_LIBS="$(1)/lib/libmbedtls.a $(1)/lib/libmbedx509.a \
 		  $(1)/lib/libmbedcrypto.a" MHD_LIBS="$(1)/lib/libmicrohttpd.a" \
-		  CJSON_LIBS="$(1)/lib/libcjson.a"
+		  CJSON_LIBS="$(1)/lib/libcjson.a" ZLIB_LIBS="$(1)/lib/libz.a"
 new-stack:
 	@bash tests/newstack.sh
 	@$(MAKE) --no-print-directory all unit BUILD=build-new \
@@ -213,7 +216,8 @@ cross-%:
 	    CPPFLAGS="-Ibuild-deps/$*/include" \
 	    MBEDTLS_LIBS="-Lbuild-deps/$*/lib -lmbedtls -lmbedx509 -lmbedcrypto" \
 	    MHD_LIBS="-Lbuild-deps/$*/lib -lmicrohttpd" \
-	    CJSON_LIBS="-Lbuild-deps/$*/lib -lcjson"
+	    CJSON_LIBS="-Lbuild-deps/$*/lib -lcjson" \
+	    ZLIB_LIBS="-Lbuild-deps/$*/lib -lz"
 
 # A fully static binary against musl (Debian's musl-tools), the same
 # stack built for musl into build-deps/musl: runs in an empty root, and is
@@ -246,6 +250,7 @@ bench:
 	@bash bench/idle-wakeups.sh $(BIN)
 	@bash bench/many-domains.sh $(BIN)
 	@bash bench/dnswatch.sh $(BIN)
+	@bash bench/tlsrpt.sh $(BIN)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) \

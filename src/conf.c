@@ -74,6 +74,7 @@ static int	set_hook(struct parser *, const char *);
 static int	set_hook_timeout(struct parser *, const char *);
 static int	set_check_interval(struct parser *, const char *);
 static int	set_watch(struct parser *, const char *);
+static int	set_tlsrpt_receive(struct parser *, const char *);
 static int	set_mode(struct parser *, const char *);
 static int	set_max_age(struct parser *, const char *);
 static int	set_mx(struct parser *, const char *);
@@ -99,6 +100,7 @@ static const struct keyword globals[] = {
 	{ "acme_directory",	K_GLOBAL, 0, set_acme_directory },
 	{ "acme_email",		K_GLOBAL, 0, set_acme_email },
 	{ "ca_bundle",		K_GLOBAL, 0, set_ca_bundle },
+	{ "tlsrpt_receive",	K_GLOBAL, 0, set_tlsrpt_receive },
 };
 /* index in domain_keys[] */
 enum { K_MODE, K_MAX_AGE, K_MX, K_RUA, K_CERT, K_KEY };
@@ -357,6 +359,21 @@ set_watch(struct parser *p, const char *v)
 	return -1;
 }
 
+static int
+set_tlsrpt_receive(struct parser *p, const char *v)
+{
+	/* 1 and 0 as OpenWrt's UCI writes booleans */
+	if (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+		p->conf->tlsrpt_receive = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+		p->conf->tlsrpt_receive = 0;
+	else {
+		perr(p, "tlsrpt_receive '%s': expected yes or no", v);
+		return -1;
+	}
+	return 0;
+}
+
 /* "443", "192.0.2.1:443", "[2001:db8::1]:443" */
 static int
 set_listen(struct parser *p, const char *v)
@@ -439,6 +456,7 @@ set_mode(struct parser *p, const char *v)
 		return -1;
 	}
 	p->cur->mode = m;
+	p->cur->mode_line = p->line;
 	return 0;
 }
 
@@ -731,8 +749,11 @@ finish_domain(struct parser *p, struct conf_domain *d)
 	size_t			 i;
 	unsigned		 bad;
 
-	if (d->mode == MODE_UNSET)
+	if (d->mode == MODE_UNSET) {
 		d->mode = def->mode;
+		d->mode_line = def->mode_line;
+		d->mode_inherited = 1;
+	}
 	if (d->max_age == -1) {
 		d->max_age = def->max_age;
 		d->max_age_line = def->max_age_line;
@@ -765,6 +786,36 @@ finish_domain(struct parser *p, struct conf_domain *d)
 		    "senders then skip TLS reports", file,
 		    d->max_age_line != 0 ? d->max_age_line : d->line, d->name,
 		    d->max_age);
+}
+
+/*
+ * With tlsrpt_receive, each domain's reports may also come to its own
+ * policy host: that URI joins the rua the records announce (after the
+ * configured ones, mailto staying the main route), so --print-dns, the
+ * live checks and the watcher all see the one rua.
+ */
+static int
+receiver_rua(struct conf *c)
+{
+	struct conf_domain	*d;
+	char			*r;
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < c->ndomains; i++) {
+		d = &c->domains[i];
+		if (d->rua != NULL)
+			n = asprintf(&r, "%s,https://mta-sts.%s%s", d->rua,
+			    d->name, TLSRPT_PATH);
+		else
+			n = asprintf(&r, "https://mta-sts.%s%s", d->name,
+			    TLSRPT_PATH);
+		if (n == -1)
+			return -1;
+		free(d->rua);
+		d->rua = r;
+	}
+	return 0;
 }
 
 /*
@@ -915,6 +966,8 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 		diag_add(diag, 1, "%s: no 'domain' configured", file);
 	for (i = 0; i < c->ndomains; i++)
 		finish_domain(&p, &c->domains[i]);
+	if (c->tlsrpt_receive && receiver_rua(c) == -1)
+		diag_add(diag, 1, "%s: out of memory", file);
 	if (c->state_dir == NULL &&
 	    (c->state_dir = strdup(DEFAULT_STATE_DIR)) == NULL)
 		diag_add(diag, 1, "%s: out of memory", file);

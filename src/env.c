@@ -9,7 +9,7 @@
  *   MTASTS_MODE, MTASTS_MAX_AGE, MTASTS_TLSRPT_RUA  -> defaults
  *   MTASTS_CERT, MTASTS_KEY, MTASTS_STATE_DIR, MTASTS_LISTEN,
  *   MTASTS_ACME_DIRECTORY, MTASTS_ACME_EMAIL, MTASTS_CA_BUNDLE,
- *   MTASTS_CHECK_INTERVAL -> globals
+ *   MTASTS_CHECK_INTERVAL, MTASTS_TLSRPT_RECEIVE -> globals
  *
  * Without MTASTS_CERT and MTASTS_KEY, each domain's certificate comes
  * from ACME when MTASTS_ACME_DIRECTORY is set; else it is certbot's,
@@ -41,6 +41,7 @@ static const struct {
 	{ "MTASTS_ACME_EMAIL",	"acme_email",	0 },
 	{ "MTASTS_CA_BUNDLE",	"ca_bundle",	0 },
 	{ "MTASTS_CHECK_INTERVAL", "check_interval", 0 },
+	{ "MTASTS_TLSRPT_RECEIVE", "tlsrpt_receive", 0 },
 	{ "MTASTS_MODE",	"mode",		0 },
 	{ "MTASTS_MAX_AGE",	"max_age",	0 },
 	{ "MTASTS_MX",		"mx",		1 },

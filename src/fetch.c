@@ -226,21 +226,6 @@ clock_time(const char *p, int *h, int *m, int *s)
 	return *h <= 23 && *m <= 59 && *s <= 60 ? 0 : -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12): no
- * timegm(), no time zone. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /*
  * An HTTP-date (RFC 9110 5.6.7), in any of its three forms:
  *   IMF-fixdate  "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -298,8 +283,7 @@ http_date(const char *s, size_t n, time_t now, int64_t *out)
 	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	if (d < 1 || d > mdays[m] || (m == 1 && d == 29 && !leap))
 		return -1;
-	*out = days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 +
-	    ss;
+	*out = utc_seconds(y, m + 1, d, hh, mm, ss);
 	return 0;
 }
 

@@ -20,6 +20,9 @@
 
 #include <sys/epoll.h>
 
+#include <netinet/in.h>
+#include <time.h>
+
 #include <microhttpd.h>
 
 #include "mtasts.h"
@@ -288,22 +291,172 @@ refuse(struct MHD_Connection *c, unsigned int status, const char *why)
 	return answer(c, status, TOO_LARGE_BODY, strlen(TOO_LARGE_BODY), 1);
 }
 
+/*
+ * A report being POSTed to the receiver (tlsrpt_receive): its body so
+ * far. Everything buffered for all of them together is capped too, or
+ * many slow senders could hold a megabyte each.
+ */
+#define INFLIGHT_MAX	(4 * TLSRPT_GZ_MAX)
+
+#define DISCARD_MAX	(4 * TLSRPT_GZ_MAX)
+
+struct upload {
+	char		*buf;
+	size_t		 len, cap;
+	size_t		 dropped;	/* bytes read past a refusal */
+	unsigned int	 refused;	/* the status to answer at the end */
+	int		 gz;
+	char		 peer[INET6_ADDRSTRLEN + 8];
+};
+
+static size_t	inflight;	/* bytes in all uploads' buffers */
+static int	started;	/* *req of a request that is no upload */
+
+static void
+upload_free(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	inflight -= u->cap;
+	free(u->buf);
+	free(u);
+}
+
+/* MHD is done with a request: drop its upload, if it was one. */
+static void
+completed(void *cls, struct MHD_Connection *c, void **req,
+    enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)c;
+	(void)code;
+	if (*req != NULL && *req != cls)
+		upload_free(*req);
+	*req = NULL;
+}
+
+/* One line of text to a report's sender, with status; then close. */
+static enum MHD_Result
+answer_report(struct MHD_Connection *c, unsigned int status,
+    const char *msg, int last)
+{
+	char	body[600];
+	int	n;
+
+	n = snprintf(body, sizeof(body), "%s\n", msg);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)sizeof(body) - 1;
+	return answer(c, status, body, (size_t)n, last);
+}
+
+/*
+ * The head of a POST to the receiver: admitted (an upload in *req), or
+ * refused at once, the body left unread: 415 for a type that is not a
+ * report's, 413 for a length over the cap, 429 over the rate, 503 when
+ * too much is being received already.
+ */
+static enum MHD_Result
+upload_begin(struct MHD_Connection *c, void **req)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const char			*ctype, *clen;
+	struct upload			*u;
+	char				 peer[INET6_ADDRSTRLEN + 8];
+	int				 gz, status;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr_str(ci != NULL ? ci->client_addr : NULL, peer, sizeof(peer));
+	ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if ((gz = rptrecv_type(ctype)) == -1) {
+		log_info("tlsrpt: %s: refused a POST of type '%s'", peer,
+		    ctype != NULL ? ctype : "(none)");
+		return answer_report(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "send application/tlsrpt+gzip or application/tlsrpt+json",
+		    1);
+	}
+	if (clen != NULL && strtoull(clen, NULL, 10) > TLSRPT_GZ_MAX) {
+		log_info("tlsrpt: %s: refused a report of %s bytes", peer,
+		    clen);
+		return answer_report(c, 413,
+		    "a report may have at most 1048576 bytes", 1);
+	}
+	if ((status = rptrecv_admit(ci != NULL ? ci->client_addr : NULL,
+	    time(NULL))) != 0) {
+		log_debug("tlsrpt: %s: over the rate", peer);
+		return answer_report(c, (unsigned)status,
+		    "too many reports: try again later", 1);
+	}
+	if (inflight + 65536 > INFLIGHT_MAX ||
+	    (u = calloc(1, sizeof(*u))) == NULL)
+		return answer_report(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "busy: try again later", 1);
+	u->gz = gz;
+	memcpy(u->peer, peer, sizeof(peer));
+	*req = u;
+	return MHD_YES;
+}
+
+/* More of an upload's body: 0, or the status to refuse it with. */
+static unsigned int
+upload_add(struct upload *u, const char *data, size_t n)
+{
+	size_t	 cap;
+	char	*nb;
+
+	if (n > TLSRPT_GZ_MAX - u->len)
+		return 413;
+	if (u->len + n > u->cap) {
+		cap = u->cap == 0 ? 65536 : u->cap;
+		while (cap < u->len + n)
+			cap *= 2;
+		if (cap > TLSRPT_GZ_MAX)
+			cap = TLSRPT_GZ_MAX;
+		if (inflight - u->cap + cap > INFLIGHT_MAX ||
+		    (nb = realloc(u->buf, cap)) == NULL)
+			return MHD_HTTP_SERVICE_UNAVAILABLE;
+		inflight = inflight - u->cap + cap;
+		u->buf = nb;
+		u->cap = cap;
+	}
+	memcpy(u->buf + u->len, data, n);
+	u->len += n;
+	return 0;
+}
+
+/* The whole body is in: check it, store it, answer. */
+static enum MHD_Result
+upload_end(struct MHD_Connection *c, struct upload *u, int last)
+{
+	char		msg[512];
+	int		status;
+
+	status = rptrecv_store(snap_current(), u->gz, u->buf != NULL ?
+	    u->buf : "", u->len, u->peer, time(NULL), msg, sizeof(msg));
+	if (status == 400 || status == 413)
+		log_info("tlsrpt: %s: refused a report (%d): %s", u->peer,
+		    status, msg);
+	return answer_report(c, (unsigned)status, msg, last);
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req)
 {
-	static int			 started;
 	const union MHD_ConnectionInfo	*ci;
 	struct hconn			*hc = NULL;
 	const struct site		*s = NULL;
 	const char			*host, *path;
 	struct head			 h;
+	struct upload			*up;
 	char				 authority[300];
+	unsigned int			 status;
 	int				 safe, last;
 
 	(void)cls;
-	(void)upload_data;
 	safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	/*
 	 * GET and HEAD answer on the second call: MHD 0.9.75 closes the
@@ -311,6 +464,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	 * head, and any other method, answers at once, and MHD closes
 	 * after it, unread body and all.
 	 */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		hc = hconn_of(ci->connect_fd);
 	if (*req == NULL) {
 		*req = &started;
 		scan(c, version, &h);
@@ -324,14 +480,51 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return refuse(c, MHD_HTTP_BAD_REQUEST, h.why);
 		if (safe)
 			return MHD_YES;
+		host = target_host(url, MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), authority,
+		    sizeof(authority), &path);
+		/* The receiver's POST, when on; anything else as always. */
+		if (hc != NULL && host != NULL && snap_receiver(snap_current(),
+		    method, path, host, hc->sni) != NULL) {
+			return upload_begin(c, req);
+		}
+	}
+	if (*req != &started) {
+		up = *req;
+		if (*upload_data_size == 0 && up->refused != 0)
+			return answer_report(c, up->refused, up->refused ==
+			    413 ? "a report may have at most 1048576 bytes" :
+			    "busy: try again later", 1);
+		if (*upload_data_size == 0)
+			return upload_end(c, up, 1);
+		/*
+		 * A body found too large only while it arrives (chunked):
+		 * MHD answers only once it is all read, so the rest is
+		 * read and dropped, up to DISCARD_MAX; past that, a close.
+		 */
+		if (up->refused != 0) {
+			up->dropped += *upload_data_size;
+			*upload_data_size = 0;
+			return up->dropped > DISCARD_MAX ? MHD_NO : MHD_YES;
+		}
+		status = upload_add(up, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (status == 0)
+			return MHD_YES;
+		log_info("tlsrpt: %s: refused a report (%u): %s", up->peer,
+		    status, status == 413 ?
+		    "over 1048576 bytes" : "too much being received");
+		up->refused = status;
+		inflight -= up->cap;
+		free(up->buf);
+		up->buf = NULL;
+		up->cap = up->len = 0;
+		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
 		*upload_data_size = 0;	/* a body on GET: read and dropped */
 		return MHD_YES;
 	}
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL)
-		hc = hconn_of(ci->connect_fd);
 	host = target_host(url, MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), authority,
 	    sizeof(authority), &path);
@@ -383,6 +576,7 @@ http_start(const struct conf *c)
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, &started,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->idle_timeout,
 	    /*

@@ -21,6 +21,7 @@ usage(FILE *f)
 	    "[DOMAIN] |\n"
 	    "                    --print-dns [DOMAIN] | --healthcheck |\n"
 	    "                    --check-live [--no-smtp] [DOMAIN...] |\n"
+	    "                    --report [--format text|json] [PATH...] |\n"
 	    "                    --version | --help]\n"
 	    "Serves the MTA-STS policy (RFC 8461) of the domains in FILE\n"
 	    "(default " DEFAULT_CONF ", or the MTASTS_* environment\n"
@@ -38,6 +39,16 @@ usage(FILE *f)
 	    "on a FAIL\n"
 	    "  --no-smtp          with --check-live: skip the MX hosts' "
 	    "port 25\n"
+	    "  --report           summarise TLS reports (RFC 8460) in PATHs "
+	    "(.json,\n"
+	    "                     .json.gz, mail, mbox, directories; none: "
+	    "those\n"
+	    "                     tlsrpt_receive stored) and say whether "
+	    "testing\n"
+	    "                     domains are ready for enforce; exit 1 "
+	    "when\n"
+	    "                     sessions failed, 2 on unreadable input\n"
+	    "  --format FORMAT    with --report: text (default) or json\n"
 	    "  --healthcheck      fetch the policy from the running server "
 	    "over TLS:\n"
 	    "                     exit 0 when it answers, 1 when not\n"
@@ -282,10 +293,37 @@ check(const struct conf *c)
 	return 0;
 }
 
+/*
+ * --report: the config only for readiness and the receiver's directory;
+ * without -c and with no config where the default is, reports are still
+ * read (they are files anyone may be handed).
+ */
+static int
+report(const char *file, char *const *paths, size_t n, int json)
+{
+	struct conf	*c = NULL;
+	int		 rc;
+
+	if (file != NULL || env_present() || access(DEFAULT_CONF, F_OK) == 0)
+		c = load(file != NULL || env_present() ? file : DEFAULT_CONF,
+		    2);
+	if (n == 0 && (c == NULL || !c->tlsrpt_receive)) {
+		fprintf(stderr, "mtasts-httpd: --report: name the report files "
+		    "or directories (or set tlsrpt_receive yes in the config "
+		    "to read the reports the server received)\n");
+		conf_free(c);
+		return 2;
+	}
+	rc = report_run(c, paths, n, json);
+	conf_free(c);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
-	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS, M_HEALTH, M_LIVE };
+	enum { M_SERVE, M_CHECK, M_POLICY, M_DNS, M_HEALTH, M_LIVE,
+	    M_REPORT };
 	static const struct option longopts[] = {
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "check",		no_argument,		NULL, 'C' },
@@ -294,6 +332,8 @@ main(int argc, char *argv[])
 		{ "healthcheck",	no_argument,		NULL, 'H' },
 		{ "check-live",		no_argument,		NULL, 'L' },
 		{ "no-smtp",		no_argument,		NULL, 'S' },
+		{ "report",		no_argument,		NULL, 'R' },
+		{ "format",		required_argument,	NULL, 'F' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ "help",		no_argument,		NULL, 'h' },
@@ -302,6 +342,7 @@ main(int argc, char *argv[])
 	const char	*file = NULL, *only = NULL;
 	struct conf	*c;
 	int		 ch, mode = M_SERVE, verbose = 0, rc, smtp = 1;
+	int		 json = -1;
 
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -326,6 +367,20 @@ main(int argc, char *argv[])
 		case 'S':
 			smtp = 0;
 			break;
+		case 'R':
+			mode = M_REPORT;
+			break;
+		case 'F':
+			if (strcmp(optarg, "text") == 0)
+				json = 0;
+			else if (strcmp(optarg, "json") == 0)
+				json = 1;
+			else {
+				fprintf(stderr, "mtasts-httpd: --format: "
+				    "expected text or json\n");
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -343,14 +398,18 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if ((argc > 1 && mode != M_LIVE) || (argc == 1 && mode != M_POLICY &&
-	    mode != M_DNS && mode != M_LIVE) || (!smtp && mode != M_LIVE)) {
+	if ((argc > 1 && mode != M_LIVE && mode != M_REPORT) || (argc == 1 &&
+	    mode != M_POLICY && mode != M_DNS && mode != M_LIVE &&
+	    mode != M_REPORT) || (!smtp && mode != M_LIVE) ||
+	    (json != -1 && mode != M_REPORT)) {
 		usage(stderr);
 		return 2;
 	}
 	if (argc == 1)
 		only = argv[0];
 	log_init(verbose);
+	if (mode == M_REPORT)
+		return report(file, argv, (size_t)argc, json == 1);
 
 	if (file == NULL && !env_present())
 		file = DEFAULT_CONF;

@@ -27,6 +27,7 @@
 #error "MTASTS_VERSION is not defined: build with make"
 #endif
 #define POLICY_PATH		"/.well-known/mta-sts.txt"
+#define TLSRPT_PATH		"/.well-known/tlsrpt"	/* the receiver */
 #define POLICY_MAX_BYTES	65536	/* clients abort above 64 KiB */
 #define MAX_AGE_MAX		31557600LL	/* RFC 8461 3.2 */
 #define MAX_AGE_WARN		86400LL
@@ -115,6 +116,11 @@ char	*file_read(const char *path, size_t max, size_t *lenp);
 int	 file_write_atomic(const char *path, const char *data, size_t len,
 	    int mode, char *err, size_t errlen);
 
+/* utc.c: calendar time in UTC to seconds, without timegm(). */
+long long utc_seconds(long long y, int mo, int d, long long h, long long mi,
+	    long long s);
+time_t	 utc_clamp(long long);	/* saturates a 32-bit time_t */
+
 /* name.c: host names in the form they are compared in. */
 /* Host-name form for comparing: lower case, one trailing dot dropped.
  * Writes at most cap bytes incl. NUL; returns the length, or -1 if
@@ -165,6 +171,8 @@ struct conf_domain {
 	char		*name;		/* lower case, no trailing dot */
 	int		 line;
 	int		 mode;		/* enum sts_mode */
+	int		 mode_line;	/* of the 'mode' line; 0: none */
+	int		 mode_inherited;	/* from the defaults block */
 	long long	 max_age;	/* -1: unset */
 	int		 max_age_line;
 	char		**mx;
@@ -202,6 +210,7 @@ struct conf {
 	char			*hook;
 	int			 hook_timeout;		/* seconds */
 	int			 check_interval;	/* seconds; 0: off */
+	int			 tlsrpt_receive;	/* POST TLSRPT_PATH */
 	int			 watch;		/* enum watch_mode */
 	struct conf_domain	*domains;
 	size_t			 ndomains;
@@ -241,6 +250,7 @@ int	 dns_tlsrpt_parse(const char *txt, size_t len, char *rua, size_t cap,
 #define STATE_FILE	"state"
 #define STATE_LOCK	"state.lock"
 #define HISTORY_FILE	"history"	/* history.c's */
+#define TLSRPT_DIR	"tlsrpt"	/* the receiver's reports */
 struct state_req {
 	const char	*domain;	/* in */
 	const char	*policy;	/* in (commit): the bytes served */
@@ -284,6 +294,81 @@ void	 history_free(struct history *);
 time_t	 history_until(const struct hist *, time_t now);
 void	 history_update(const char *dir, struct state_req *, size_t n,
 	    int serving, time_t now, struct diag *);
+
+/* tlsrpt.c: RFC 8460 aggregate reports: gzip (zlib) and JSON (cJSON)
+ * read into one plain struct; pure, bounded, fuzzed. */
+#define TLSRPT_GZ_MAX		(1024 * 1024)		/* compressed */
+#define TLSRPT_JSON_MAX		(10 * 1024 * 1024)	/* inflated */
+#define TLSRPT_POLICIES_MAX	256	/* policies[] entries kept */
+#define TLSRPT_DETAILS_MAX	1000	/* distinct failure details kept per
+					 * policy; the rest in more */
+struct tlsrpt_detail {
+	char		*result;	/* result-type, lower case */
+	char		*sending_ip;	/* sending-mta-ip; "" if absent */
+	char		*mx;		/* receiving-mx-hostname: lower case,
+					 * no trailing dot; "" if absent */
+	char		*mx_helo;	/* receiving-mx-helo; "" */
+	char		*receiving_ip;	/* receiving-ip; "" */
+	char		*reason;	/* failure-reason-code; "" */
+	char		*info;		/* additional-information; "" */
+	long long	 count;		/* failed-session-count */
+};
+struct tlsrpt_policy {
+	char		*type;		/* policy-type, lower case: "sts",
+					 * "tlsa", "no-policy-found", ... */
+	char		*domain;	/* policy-domain: lower case, no
+					 * trailing dot */
+	char		**strings;	/* policy-string lines */
+	size_t		 nstrings;
+	char		**mx;		/* mx-host (errata 6241:
+					 * mx-host-pattern), lower case */
+	size_t		 nmx;
+	long long	 success;	/* total-successful-session-count */
+	long long	 failure;	/* total-failure-session-count */
+	struct tlsrpt_detail *d;	/* failure-details, identical ones
+					 * merged (counts summed) */
+	size_t		 nd;
+	long long	 more;		/* sessions of details past
+					 * TLSRPT_DETAILS_MAX distinct ones */
+};
+struct tlsrpt {
+	char		*org;		/* organization-name; "" if absent */
+	char		*contact;	/* contact-info; "" */
+	char		*id;		/* report-id (required) */
+	time_t		 start, end;	/* date-range (required), UTC */
+	int		 no_tz;		/* a date-time had no time zone: read
+					 * as UTC */
+	struct tlsrpt_policy *p;
+	size_t		 np;
+};
+/* Inflate gzip (one or more members; also a zlib stream) of len bytes
+ * into a malloc'd NUL-terminated buffer of at most max bytes. 0, or -1
+ * with err ("not gzip data", "truncated gzip data", "larger than N bytes
+ * when inflated", ...). */
+int	 tlsrpt_inflate(const unsigned char *in, size_t len, size_t max,
+	    char **out, size_t *outlen, char *err, size_t errlen);
+/* A report's JSON, at most TLSRPT_JSON_MAX bytes: 0, or -1 with err
+ * naming the field that is wrong. */
+int	 tlsrpt_parse(const char *json, size_t len, struct tlsrpt *,
+	    char *err, size_t errlen);
+void	 tlsrpt_free(struct tlsrpt *);
+
+/* mime.c: the TLS reports attached to a mail message or to each message
+ * of an mbox file; pure, bounded, fuzzed. */
+#define MIME_DEPTH_MAX		8	/* nested multiparts */
+#define MIME_PARTS_MAX		1024	/* parts looked at per file */
+struct mime_part {
+	const char		*where;	/* "message 2, part 1.2" */
+	int			 gz;	/* 1: gzip data, 0: JSON */
+	const unsigned char	*data;	/* decoded; NULL if it could not be */
+	size_t			 len;
+	const char		*why;	/* set when data is NULL */
+};
+typedef void	 mime_cb(void *arg, const struct mime_part *);
+/* Each report attachment of buf (a message, or an mbox of them) handed
+ * to cb, decoded (base64, quoted-printable, 7bit, 8bit, binary).
+ * Returns how many (bad ones too); 0: no report in it. */
+int	 mime_reports(const char *buf, size_t len, mime_cb *cb, void *arg);
 
 /* acmemsg.c: the ACME server's JSON objects read into one plain struct;
  * pure, fuzzed. Strings kept are safe to echo into a request unescaped. */
@@ -415,6 +500,8 @@ struct snapshot {
 	size_t			 nsites;
 	struct hmap		 hosts;	/* "mta-sts.<domain>" -> site */
 	struct tls		*tls;
+	char			*tlsrpt_dir;	/* tlsrpt_receive: where the
+						 * reports go; NULL: off */
 };
 
 struct snapshot	*snap_build(const struct conf *, char *err, size_t errlen);
@@ -424,6 +511,9 @@ void		 snap_publish(struct snapshot *);
 const struct snapshot *snap_current(void);
 const struct site *snap_route(const struct snapshot *, const char *method,
 		    const char *url, const char *host, const char *sni);
+const struct site *snap_receiver(const struct snapshot *, const char *method,
+		    const char *url, const char *host, const char *sni);
+const struct site *snap_domain(const struct snapshot *, const char *domain);
 
 /* ---- layer 3: protocol readers: the ClientHello, HTTP ---- */
 
@@ -456,6 +546,18 @@ int	 http_add_connection(int fd, const struct sockaddr *, socklen_t,
 void	 http_run(void);
 int	 http_timeout_ms(void);
 const char *http_version(void);
+
+/* rptrecv.c: the TLS report receiver (tlsrpt_receive): admission of a
+ * POST by address, then its body checked (tlsrpt.c) and stored under
+ * the snapshot's tlsrpt_dir. */
+#define RPTRECV_STORE_MAX	(16 * 1024 * 1024)	/* bytes kept */
+#define RPTRECV_JSON_MAX	(2 * 1024 * 1024)	/* inflated: the parse
+							 * peaks at ~12x this */
+int	 rptrecv_type(const char *ctype);	/* 1 gzip, 0 JSON, -1 */
+int	 rptrecv_admit(const struct sockaddr *, time_t now);
+int	 rptrecv_store(const struct snapshot *, int gz, const char *body,
+	    size_t len, const char *peer, time_t now, char *msg,
+	    size_t msglen);
 
 /* ---- layer 4: connections ---- */
 
@@ -663,6 +765,13 @@ void	 priv_drop(const struct conf *);
 int	 serve(struct conf *);
 
 /* ---- layer 7: the command line's other modes (main.c uses all) ---- */
+
+/* report.c: --report: TLS reports read from paths (none: the receiver's
+ * directory), summed per policy domain, with readiness for enforce of
+ * the config's testing domains (c may be NULL: no config). 0: no failed
+ * session reported, 1: some, 2: input that could not be read. */
+int	 report_run(const struct conf *c, char *const *paths, size_t n,
+	    int json);
 
 /* health.c: --healthcheck, a TLS request to our own listener. */
 int	 healthcheck(const struct conf *);

@@ -43,6 +43,7 @@ snap_free(struct snapshot *s)
 		free(s->sites[i].policy);
 	}
 	free(s->sites);
+	free(s->tlsrpt_dir);
 	hmap_free(&s->hosts);
 	tls_unref(s->tls);
 	free(s);
@@ -67,6 +68,11 @@ snap_build(const struct conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s->nsites = c->ndomains;
+	if (c->tlsrpt_receive && asprintf(&s->tlsrpt_dir, "%s/%s",
+	    c->state_dir, TLSRPT_DIR) == -1) {
+		s->tlsrpt_dir = NULL;
+		goto oom;
+	}
 	if ((s->tls = tls_new(c, err, errlen)) == NULL)
 		goto fail;
 	for (i = 0; i < c->ndomains; i++) {
@@ -131,6 +137,24 @@ host_name(const char *h, char *buf, size_t cap)
 	return name_norm(h, (size_t)(colon - h), buf, cap);
 }
 
+/* The site Host (and SNI, when sent) name, or NULL. */
+static const struct site *
+site_of(const struct snapshot *s, const char *host, const char *sni)
+{
+	const struct site	*site;
+	char			 n[256];
+	ssize_t			 len;
+
+	if (s == NULL || host == NULL ||
+	    (len = host_name(host, n, sizeof(n))) == -1 ||
+	    (site = hmap_get(&s->hosts, n, (size_t)len)) == NULL)
+		return NULL;
+	if (sni != NULL && ((len = host_name(sni, n, sizeof(n))) == -1 ||
+	    hmap_get(&s->hosts, n, (size_t)len) != site))
+		return NULL;
+	return site;
+}
+
 /*
  * The strict rule: GET or HEAD of exactly the policy path (MHD has cut
  * off any query string) on a Host naming one of our sites returns that
@@ -141,17 +165,35 @@ const struct site *
 snap_route(const struct snapshot *s, const char *method, const char *url,
     const char *host, const char *sni)
 {
-	const struct site	*site;
-	char			 n[256];
-	ssize_t			 len;
+	if (strcmp(url, POLICY_PATH) != 0 ||
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+		return NULL;
+	return site_of(s, host, sni);
+}
 
-	if (s == NULL || host == NULL || strcmp(url, POLICY_PATH) != 0 ||
-	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
-	    (len = host_name(host, n, sizeof(n))) == -1 ||
-	    (site = hmap_get(&s->hosts, n, (size_t)len)) == NULL)
+/*
+ * The one exception, only with tlsrpt_receive: POST of exactly the
+ * receiver's path on one of our sites (same Host and SNI rules) returns
+ * the site; NULL otherwise (and the request goes on to snap_route()).
+ */
+const struct site *
+snap_receiver(const struct snapshot *s, const char *method, const char *url,
+    const char *host, const char *sni)
+{
+	if (s == NULL || s->tlsrpt_dir == NULL ||
+	    strcmp(method, "POST") != 0 || strcmp(url, TLSRPT_PATH) != 0)
 		return NULL;
-	if (sni != NULL && ((len = host_name(sni, n, sizeof(n))) == -1 ||
-	    hmap_get(&s->hosts, n, (size_t)len) != site))
+	return site_of(s, host, sni);
+}
+
+/* The site of a configured domain (lower case, no trailing dot). */
+const struct site *
+snap_domain(const struct snapshot *s, const char *domain)
+{
+	char	host[300];
+
+	if (s == NULL || snprintf(host, sizeof(host), "mta-sts.%s",
+	    domain) >= (int)sizeof(host))
 		return NULL;
-	return site;
+	return hmap_get(&s->hosts, host, strlen(host));
 }

@@ -614,35 +614,16 @@ out:
 	return rc;
 }
 
-/*
- * UTC calendar time to seconds since the epoch, without timegm() (not
- * in every libc we build for): days from civil (H. Hinnant's algorithm).
- * A time_t of 32 bits saturates rather than wraps.
- */
+/* A certificate's time as seconds since the epoch (utc.c). */
 static int
 x509_time_t(const mbedtls_x509_time *t, time_t *out)
 {
-	long long	y, m, era, yoe, doy, doe, days, s;
-
 	if (t->year < 1 || t->year > 9999 || t->mon < 1 || t->mon > 12 ||
 	    t->day < 1 || t->day > 31 || t->hour < 0 || t->hour > 23 ||
 	    t->min < 0 || t->min > 59 || t->sec < 0 || t->sec > 60)
 		return -1;
-	y = t->year - (t->mon <= 2);
-	m = t->mon;
-	era = y / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + t->day - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	days = era * 146097 + doe - 719468;
-	s = days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
-	if (sizeof(time_t) < sizeof(long long)) {
-		if (s > INT32_MAX)
-			s = INT32_MAX;
-		else if (s < INT32_MIN)
-			s = INT32_MIN;
-	}
-	*out = (time_t)s;
+	*out = utc_clamp(utc_seconds(t->year, t->mon, t->day, t->hour,
+	    t->min, t->sec));
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libmbedtls-dev libmicrohttpd-dev
-       libcjson-dev openssl"
+       libcjson-dev zlib1g-dev openssl"
 # bzip2, xz-utils and patch unpack and patch the Debian 13 source packages
 # (tests/newstack.sh); pebble is the ACME server of tests/t-acme.sh and
 # ca-certificates the CA bundle make static puts in the image.
@@ -18,7 +18,7 @@ test="$build curl dnsmasq-base bind9-utils postfix-mta-sts-resolver iproute2
       pebble ca-certificates"
 
 bench="$build curl python3 iproute2 util-linux procps wrk nginx lighttpd
-      lighttpd-mod-mbedtls"
+      lighttpd-mod-mbedtls time bc"
 
 case "${1:-build}" in
 build) want=$build ;;

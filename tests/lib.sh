@@ -92,6 +92,9 @@ write_conf() {
 		echo "key ${KEY:-$CERTS/mta-sts.key}"
 		echo "state_dir $T/state"
 		echo "check_interval 0"
+		# RECEIVER=1: the TLS report receiver on (t-report runs the
+		# strictness tests so: nothing else may change)
+		[ -z "${RECEIVER:-}" ] || echo "tlsrpt_receive yes"
 		cat
 	} > "$f"
 }

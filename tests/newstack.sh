@@ -1,12 +1,13 @@
 #!/bin/bash
 # Build the OpenWrt 24.10 library stack, mbedTLS 3.6 and libmicrohttpd
-# 1.0.1 (HTTPS disabled, as OpenWrt's no-ssl variant), and cJSON (the ACME
-# client's JSON; OpenWrt's packages feed has it as cJSON) from Debian 13
-# (trixie) source packages. apt-get source runs with its own sources list
-# and state directory under build-deps/apt: the machine's apt
-# configuration is not touched. Everything is cached: nothing is redone
-# when the prefix is complete, and a prefix that has the stack but not
-# cJSON (built before the ACME client) gets only cJSON.
+# 1.0.1 (HTTPS disabled, as OpenWrt's no-ssl variant), cJSON (the ACME
+# client's JSON; OpenWrt's packages feed has it as cJSON) and zlib (TLS
+# reports' gzip; OpenWrt's core has it) from Debian 13 (trixie) source
+# packages. apt-get source runs with its own sources list and state
+# directory under build-deps/apt: the machine's apt configuration is not
+# touched. Everything is cached: nothing is redone when the prefix is
+# complete, and a prefix built before cJSON or zlib were needed gets only
+# what it lacks.
 #
 #   newstack.sh          static libraries for this machine, build-deps/prefix
 #   newstack.sh ARCH     shared libraries cross-built with Debian's cross
@@ -34,10 +35,11 @@ esac
 cflags=${cflags:--O2}
 lib=a
 [ -n "$host" ] && lib=so
-stack=1 cjson=1
+stack=1 cjson=1 zlib=1
 [ -f "$prefix/lib/libmbedtls.$lib" ] && [ -f "$prefix/lib/libmicrohttpd.$lib" ] && stack=0
 [ -f "$prefix/lib/libcjson.$lib" ] && [ -f "$prefix/include/cjson/cJSON.h" ] && cjson=0
-[ "$stack$cjson" = 00 ] && exit 0
+[ -f "$prefix/lib/libz.$lib" ] && [ -f "$prefix/include/zlib.h" ] && zlib=0
+[ "$stack$cjson$zlib" = 000 ] && exit 0
 mkdir -p "$top/apt/lists/partial" "$top/apt/cache/archives/partial" "$top/apt/sources.d" "$top/src" "$prefix/include" "$prefix/lib"
 
 # The source packages, once: the machine's Debian mirror, trixie's sources.
@@ -53,7 +55,9 @@ fi
 if [ "$cjson" = 1 ] && ! ls cjson_1.*.orig.tar.gz cjson_1.*.debian.tar.xz > /dev/null 2>&1; then
 	want="$want cjson"
 fi
-if [ -n "$want" ]; then
+getz=0
+[ "$zlib" = 1 ] && ! ls zlib_1.3*.orig.tar.* > /dev/null 2>&1 && getz=1
+if [ -n "$want" ] || [ "$getz" = 1 ]; then
 	uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
 	[ -n "$uri" ] || uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)
 	printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
@@ -65,7 +69,10 @@ if [ -n "$want" ]; then
 	}
 	apt_ update > "$top/apt.log" 2>&1
 	# shellcheck disable=SC2086
-	apt_ source --download-only $want >> "$top/apt.log" 2>&1
+	[ -z "$want" ] || apt_ source --download-only $want >> "$top/apt.log" 2>&1
+	# zlib: upstream's tarball alone, built without Debian's packaging
+	# (the mirror may lack the .dsc and .debian.tar.xz of an update).
+	[ "$getz" = 0 ] || apt_ source --download-only --tar-only zlib >> "$top/apt.log" 2>&1
 fi
 exec 9>&-
 
@@ -131,6 +138,26 @@ if [ "$cjson" = 1 ]; then
 		mkdir -p "$prefix/include/cjson"
 		cp cJSON.h "$prefix/include/cjson/"
 	) > "$log-cjson.log" 2>&1
+fi
+if [ "$zlib" = 1 ]; then
+	# zlib's own configure: a static libz.a, or for a router the shared
+	# library OpenWrt's zlib package has, libz.so.1.
+	tar xf "$top"/src/zlib_1.3*.orig.tar.*
+	version=$(ls -d zlib-1.* | sed 's/zlib-//')
+	echo "building zlib $version${arch:+ for $arch}"
+	(
+		cd zlib-1.*
+		if [ -n "$host" ]; then
+			CHOST=$host CFLAGS=$cflags ./configure --shared
+			make -j2 "libz.so.$version"
+			cp -P libz.so* "$prefix/lib/"
+		else
+			CC=$cc CFLAGS=$cflags ./configure --static
+			make -j2 libz.a
+			cp libz.a "$prefix/lib/"
+		fi
+		cp zlib.h zconf.h "$prefix/include/"
+	) > "$log-zlib.log" 2>&1
 fi
 rm -rf "$work"
 echo "stack ready in $prefix"

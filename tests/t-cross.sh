@@ -3,7 +3,8 @@
 # cross toolchains, mbedTLS 3.6 and libmicrohttpd 1.0.1 cross-built as
 # shared libraries) run under qemu-user: their unit tests, then a serve
 # smoke test (start, fetch the policy over TLS, SIGTERM). Prints each
-# stripped size. Runs once, in the plain build's pass.
+# stripped size, and that of its libz.so.1. Runs once, in the plain
+# build's pass.
 . "$(dirname "$0")/lib.sh"
 [ "${FIRST:-1}" = 1 ] || skip_all
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,9 +24,14 @@ for arch in armhf mipsel; do
 	run=("$qemu" -L "/usr/$triplet" -E "LD_LIBRARY_PATH=$top/build-deps/$arch/lib")
 	ok "$arch: an ELF for the target" bash -c "file -L '$bin' | grep -q '$( [ $arch = armhf ] && echo ARM || echo MIPS)'"
 	# The shared libraries a router has, by the sonames OpenWrt's
-	# packages give them (cJSON's CMake build: libcjson.so.1).
-	ok "$arch: links libcjson.so.1, libmicrohttpd and mbedTLS" bash -c \
-	    "$triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libcjson.so.1\]' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmicrohttpd.so' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmbedtls.so'"
+	# packages give them (cJSON's CMake build: libcjson.so.1; zlib's:
+	# libz.so.1), from build-deps/ARCH as LD_LIBRARY_PATH above says.
+	ok "$arch: links libcjson.so.1, libz.so.1, libmicrohttpd and mbedTLS" bash -c \
+	    "$triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libcjson.so.1\]' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libz.so.1\]' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmicrohttpd.so' && $triplet-readelf -d '$bin' | grep -q 'NEEDED.*\[libmbedtls.so'"
+	ok "$arch: build-deps/$arch/lib/libz.so.1 is zlib's, soname libz.so.1" bash -c \
+	    "$triplet-readelf -d '$top/build-deps/$arch/lib/libz.so.1' | grep -q 'SONAME.*\[libz.so.1\]'"
+	"$triplet-strip" -o "$T/libz-$arch" "$top/build-deps/$arch/lib/libz.so.1"
+	echo "# $arch: stripped libz.so.1 $(stat -c %s "$T/libz-$arch") bytes"
 	"$triplet-strip" -o "$T/stripped-$arch" "$bin"
 	echo "# $arch: stripped binary $(stat -c %s "$T/stripped-$arch") bytes ($("${run[@]}" "$bin" --version))"
 

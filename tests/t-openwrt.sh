@@ -38,9 +38,11 @@ eq "--version is VERSION" "$("$BIN" --version | cut -d' ' -f2)" "$version"
 for page in mtasts-httpd.8 mtasts-httpd.conf.5; do
 	ok "$page: .TH names version $version" grep -q "^\.TH .* \"mtasts-httpd $version\" " "$pkg/../../docs/$page"
 done
-ok "depends on libmbedtls, libmicrohttpd, cJSON and ca-bundle" grep -q '^  DEPENDS:=+libmbedtls +libmicrohttpd +cJSON +ca-bundle$' "$pkg/Makefile"
+ok "depends on libmbedtls, libmicrohttpd, cJSON, zlib and ca-bundle" grep -q '^  DEPENDS:=+libmbedtls +libmicrohttpd +cJSON +zlib +ca-bundle$' "$pkg/Makefile"
 ok "links cJSON" grep -q 'CJSON_LIBS="-lcjson"' "$pkg/Makefile"
-ok "/etc/config/mtasts-httpd is a conffile" grep -A1 'conffiles' "$pkg/Makefile" | grep -q '^/etc/config/mtasts-httpd$'
+ok "links zlib" grep -q 'ZLIB_LIBS="-lz"' "$pkg/Makefile"
+ok "/etc/config/mtasts-httpd is a conffile" bash -c \
+    "grep -A1 conffiles '$pkg/Makefile' | grep -q '^/etc/config/mtasts-httpd\$'"
 ok "state on flash (LOCALSTATEDIR=/etc)" grep -q 'LOCALSTATEDIR=/etc' "$pkg/Makefile"
 ok "procd: USE_PROCD, respawn, no_new_privs, capabilities" bash -c \
     "grep -q '^USE_PROCD=1' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param respawn' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param no_new_privs 1' '$pkg/files/mtasts-httpd.init' && grep -q 'procd_set_param capabilities' '$pkg/files/mtasts-httpd.init'"

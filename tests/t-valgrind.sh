@@ -2,7 +2,9 @@
 # The serve path under valgrind (plain build only; the sanitizer build
 # has its own checker): start, requests of every kind, a failed
 # handshake, an idle connection left open, reloads (a change with its
-# hook, SIGHUP, an invalid config, a fix), SIGTERM. No errors, no leaks.
+# hook, SIGHUP, an invalid config, a fix), reports to the TLS report
+# receiver, SIGTERM. No errors, no leaks. Then --report on the report
+# corpus (JSON, gzip, mail, mbox, the malformed ones).
 . "$(dirname "$0")/lib.sh"
 
 if [ "${SANITIZED:-0}" = 1 ]; then
@@ -18,7 +20,7 @@ printf '#!/bin/sh\necho "record $MTASTS_RECORD"\n' > "$T/hook"
 chmod +x "$T/hook"
 cp "$CERTS/mta-sts.fullchain.crt" "$T/cert.pem"
 cp "$CERTS/mta-sts.key" "$T/key.pem"
-conf_v 1 "hook $T/hook" > "$T/c.conf"
+conf_v 1 "hook $T/hook" "tlsrpt_receive yes" > "$T/c.conf"
 WRAP="valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 --log-file=$T/vg.log" \
     WAIT_S=60 start_server "$T/c.conf" || exit 0
 eq "GET under valgrind" "$(get -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 200
@@ -29,6 +31,14 @@ codes=$(curl -sS --max-time 20 --cacert "$CERTS/ca.crt" --resolve "mta-sts.examp
     "$u/.well-known/mta-sts.txt" "$u/x" "$u/.well-known/mta-sts.txt")
 eq "keep-alive under valgrind" "$codes" "200 404 200 "
 eq "POST under valgrind" "$(get -d x=y -o /dev/null -w '%{http_code}' /.well-known/mta-sts.txt)" 404
+R=$(dirname "$0")/tlsrpt
+gzip -9n < "$R/good/microsoft-fetch-error.json" > "$T/r.json.gz"
+post() { get -o /dev/null -w '%{http_code}' -H "Content-Type: $1" --data-binary "@$2" "${@:3}" /.well-known/tlsrpt; }
+eq "a report POSTed under valgrind" "$(post application/tlsrpt+gzip "$T/r.json.gz")" 201
+eq "the same again" "$(post application/tlsrpt+gzip "$T/r.json.gz")" 200
+eq "garbage POSTed" "$(post application/tlsrpt+json "$R/bad/invalid-json.json")" 400
+head -c 1100000 /dev/zero > "$T/big"
+eq "too large, chunked" "$(post application/tlsrpt+gzip "$T/big" -H 'Transfer-Encoding: chunked')" 413
 printf 'garbage\r\n\r\n' | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$PORT" 2>/dev/null
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"	# left open across the shutdown
 timeout 5 openssl s_client -connect "127.0.0.1:$PORT" < /dev/null > /dev/null 2>&1
@@ -49,5 +59,18 @@ if [ -s "$T/vg.log" ]; then
 	fail "valgrind report: $(head -n 20 "$T/vg.log" | tr '\n' ' ')"
 else
 	pass "valgrind: no errors, no leaks"
+fi
+
+# --report: the parsers (tlsrpt.c, mime.c, report.c) on every kind of input
+bash "$R/mkcorpus.sh" "$T/corpus" > /dev/null
+valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 \
+    --log-file="$T/vg2.log" "$BIN" -c "$T/c.conf" --report "$R/good" "$T/corpus/good/google.eml" \
+    "$T/corpus/good/two.mbox" "$T/corpus/good/odd-gzip-header.json.gz" "$T/corpus/good/multi-member.json.gz" \
+    "$T/corpus/dup" "$T/corpus/bad" "$R/bad" > /dev/null 2>&1
+eq "--report under valgrind: exit 2 (the bad inputs)" "$?" 2
+if [ -s "$T/vg2.log" ]; then
+	fail "valgrind report (--report): $(head -n 20 "$T/vg2.log" | tr '\n' ' ')"
+else
+	pass "valgrind (--report): no errors, no leaks"
 fi
 done_testing

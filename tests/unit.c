@@ -7,14 +7,17 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
+#include <zlib.h>
 
 #include "mtasts.h"
 #include "compat.h"	/* the x509 tests use mbedTLS directly */
@@ -3723,6 +3726,1099 @@ dnsq_cmd(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * tlsrpt.c: RFC 8460's example and the quirks of real reports read into
+ * struct tlsrpt, each error naming its member, and inflating gzip, zlib
+ * and raw deflate with their odd cases, a bomb among them.
+ */
+#define RPT_HEAD	"{\"report-id\":\"r1\",\"date-range\":{\"start-datetime\":" \
+			"\"2026-11-30T00:00:00Z\",\"end-datetime\":" \
+			"\"2026-11-30T23:59:59Z\"},"
+#define RPT_POL(x)	RPT_HEAD "\"policies\":[{\"policy\":{\"policy-domain\":" \
+			"\"example.com\"}," x "}]}"
+#define RPT_DET(x)	RPT_POL("\"failure-details\":[{\"result-type\":" \
+			"\"validation-failure\"," x "}]")
+
+static double
+rpt_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* in (len bytes, or n zero bytes when in is NULL) deflated with wbits:
+ * 15 + 16 gzip, 15 zlib, -15 raw; malloc'd */
+static unsigned char *
+rpt_deflate(const void *in, size_t len, int wbits, size_t *outlen)
+{
+	static const unsigned char	zeros[65536];
+	z_stream			z;
+	unsigned char			*out;
+	size_t				cap = len / 100 + 4096, left = len, k;
+	int				r = Z_OK;
+
+	memset(&z, 0, sizeof(z));
+	if ((out = malloc(cap)) == NULL || deflateInit2(&z, 9, Z_DEFLATED,
+	    wbits, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(out);
+		return NULL;
+	}
+	z.next_out = out;
+	z.avail_out = cap;
+	while (r != Z_STREAM_END) {
+		if (z.avail_in == 0 && left > 0) {
+			k = in == NULL ? (left > sizeof(zeros) ?
+			    sizeof(zeros) : left) : left;
+			z.next_in = in == NULL ? (unsigned char *)zeros :
+			    (unsigned char *)in + (len - left);
+			z.avail_in = k;
+			left -= k;
+		}
+		r = deflate(&z, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+			break;
+		if (z.avail_out == 0) {
+			unsigned char *n = realloc(out, cap * 2);
+
+			if (n == NULL)
+				break;
+			out = n;
+			z.next_out = out + cap;
+			z.avail_out = cap;
+			cap *= 2;
+		}
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	if (r != Z_STREAM_END) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static char *
+rpt_file(const char *name, size_t *len)
+{
+	char	 path[1200], *buf;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/tlsrpt/%s", top,
+	    name);
+	*len = 0;
+	if ((buf = malloc(65536)) == NULL)
+		return NULL;
+	if ((f = fopen(path, "r")) != NULL) {
+		*len = fread(buf, 1, 65535, f);
+		fclose(f);
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+static void
+test_tlsrpt_parse(void)
+{
+	static const struct {
+		const char	*json;
+		const char	*err;	/* a substring */
+	} bad[] = {
+		{ "", "empty" },
+		{ "[]", "not a JSON object" },
+		{ "{\"report-id\":", "invalid JSON at line 1 (byte 12)" },
+		{ "{\"date-range\":{}}", "report-id: missing" },
+		{ "{\"report-id\":\"\"}", "report-id: missing or empty" },
+		{ "{\"report-id\":7}", "report-id: not a string" },
+		{ "{\"report-id\":\"x\",\"policies\":[]}",
+		  "date-range: missing" },
+		{ "{\"report-id\":\"x\",\"date-range\":{\"start-datetime\":"
+		  "\"2026-11-30T00:00:00Z\"},\"policies\":[]}",
+		  "date-range.end-datetime: missing or not a date-time" },
+		{ "{\"report-id\":\"x\",\"date-range\":{\"start-datetime\":"
+		  "\"30 Nov 2026\",\"end-datetime\":\"2026-11-30\"},"
+		  "\"policies\":[]}",
+		  "date-range.start-datetime: missing or not a date-time" },
+		{ "{\"report-id\":\"x\",\"organization-name\":[],\"date-range\":"
+		  "{}}", "organization-name: not a string" },
+		{ RPT_HEAD "\"policies\":{}}", "policies: missing or not an "
+		  "array" },
+		{ RPT_HEAD "\"policies\":[3]}", "policies[0]: not an object" },
+		{ RPT_HEAD "\"policies\":[{\"summary\":{}}]}",
+		  "policies[0].policy: missing or not an object" },
+		{ RPT_HEAD "\"policies\":[{\"policy\":{\"policy-type\":\"sts\"}}"
+		  "]}", "policies[0].policy.policy-domain: missing or empty" },
+		{ RPT_HEAD "\"policies\":[{\"policy\":{\"policy-domain\":\"a\"}},"
+		  "{\"policy\":{\"policy-domain\":\"\"}}]}",
+		  "policies[1].policy.policy-domain: missing or empty" },
+		{ RPT_HEAD "\"policies\":[{\"policy\":{\"policy-domain\":\"a\","
+		  "\"mx-host\":[\"a\",1]}}]}",
+		  "policies[0].policy.mx-host: not an array of strings" },
+		{ RPT_HEAD "\"policies\":[{\"policy\":{\"policy-domain\":\"a\","
+		  "\"policy-string\":{}}}]}",
+		  "policies[0].policy.policy-string: not an array of strings" },
+		{ RPT_POL("\"summary\":[]"),
+		  "policies[0].summary: not an object" },
+		{ RPT_POL("\"summary\":{\"total-failure-session-count\":-1}"),
+		  "policies[0].summary.total-failure-session-count: not a "
+		  "non-negative integer" },
+		{ RPT_POL("\"summary\":{\"total-successful-session-count\":1.5}"),
+		  "policies[0].summary.total-successful-session-count: not a "
+		  "non-negative integer" },
+		{ RPT_POL("\"summary\":{\"total-failure-session-count\":\"4x\"}"),
+		  "total-failure-session-count: not a non-negative integer" },
+		{ RPT_POL("\"summary\":{\"total-failure-session-count\":\"\"}"),
+		  "total-failure-session-count: not a non-negative integer" },
+		{ RPT_POL("\"summary\":{\"total-failure-session-count\":\"-3\"}"),
+		  "total-failure-session-count: not a non-negative integer" },
+		{ RPT_POL("\"summary\":{\"total-failure-session-count\":true}"),
+		  "total-failure-session-count: not a non-negative integer" },
+		{ RPT_POL("\"failure-details\":{}"),
+		  "policies[0].failure-details: not an array" },
+		{ RPT_POL("\"failure-details\":[1]"),
+		  "policies[0].failure-details[0]: not an object" },
+		{ RPT_POL("\"failure-details\":[{\"failed-session-count\":1}]"),
+		  "policies[0].failure-details[0].result-type: missing" },
+		{ RPT_DET("\"failed-session-count\":-2"),
+		  "policies[0].failure-details[0].failed-session-count: not a "
+		  "non-negative integer" },
+		{ RPT_DET("\"sending-mta-ip\":17"),
+		  "policies[0].failure-details[0].sending-mta-ip: not a "
+		  "string" },
+	};
+	static const struct {
+		const char	*dt;
+		long long	 t;	/* -1: refused */
+		int		 no_tz;
+	} dt[] = {
+		{ "2016-04-01T00:00:00Z", 1459468800, 0 },
+		{ "2016-04-01t00:00:00z", 1459468800, 0 },
+		{ "2016-04-01 00:00:00Z", 1459468800, 0 },
+		{ "2016-04-01T00:00:00.123456789Z", 1459468800, 0 },
+		{ "2016-04-01T02:00:00+02:00", 1459468800, 0 },
+		{ "2016-03-31T19:30:00-04:30", 1459468800, 0 },
+		{ "2016-04-01T02:00:00+0200", 1459468800, 0 },
+		{ "2016-04-01T00:00:00", 1459468800, 1 },
+		{ "2016-04-01T00:00:00.5", 1459468800, 1 },
+		{ "2016-04-01", 1459468800, 1 },
+		{ "2024-02-29T12:00:00Z", 1709208000, 0 },
+		{ "1970-01-01T00:00:00Z", 0, 0 },
+		{ "2023-02-29T00:00:00Z", -1, 0 },
+		{ "2016-13-01T00:00:00Z", -1, 0 },
+		{ "2016-04-01T24:00:00Z", -1, 0 },
+		{ "2016-04-01T00:00Z", -1, 0 },
+		{ "2016-04-01T00:00:00+2", -1, 0 },
+		{ "2016-04-01T00:00:00Z ", -1, 0 },
+		{ "2016-04-01T00:00:00.Z", -1, 0 },
+		{ "2016-4-1", -1, 0 },
+		{ "", -1, 0 },
+	};
+	struct tlsrpt			 r;
+	const struct tlsrpt_policy	*p;
+	const struct tlsrpt_detail	*d;
+	char				 err[256], what[300], *buf, *big;
+	size_t				 i, n, len;
+	long long			 sum;
+	double				 t0;
+	int				 rc;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc = tlsrpt_parse(bad[i].json, strlen(bad[i].json), &r, err,
+		    sizeof(err));
+		snprintf(what, sizeof(what), "tlsrpt: refused: %s",
+		    bad[i].err);
+		check(rc == -1 && strstr(err, bad[i].err) != NULL &&
+		    r.id == NULL && r.p == NULL && r.np == 0, what,
+		    rc == 0 ? "parsed" : err);
+		if (rc == 0)
+			tlsrpt_free(&r);
+	}
+	for (i = 0; i < sizeof(dt) / sizeof(dt[0]); i++) {
+		char	json[512];
+
+		snprintf(json, sizeof(json), "{\"report-id\":\"d\",\"date-range"
+		    "\":{\"start-datetime\":\"%s\",\"end-datetime\":"
+		    "\"2016-04-02T00:00:00Z\"},\"policies\":[]}", dt[i].dt);
+		rc = tlsrpt_parse(json, strlen(json), &r, err, sizeof(err));
+		snprintf(what, sizeof(what), "tlsrpt: date-time '%s'",
+		    dt[i].dt);
+		if (dt[i].t == -1)
+			check(rc == -1 && strstr(err, "start-datetime") != NULL,
+			    what, rc == 0 ? "parsed" : err);
+		else
+			check(rc == 0 && (long long)r.start == dt[i].t &&
+			    r.no_tz == dt[i].no_tz, what, err);
+		tlsrpt_free(&r);
+	}
+
+	/* RFC 8460 Appendix B, as written there (failure-error-code) */
+	buf = rpt_file("rfc8460-b.json", &len);
+	rc = buf != NULL ? tlsrpt_parse(buf, len, &r, err, sizeof(err)) : -1;
+	check(rc == 0, "tlsrpt: RFC 8460 B parses", err);
+	if (rc == 0) {
+		p = &r.p[0];
+		check(strcmp(r.org, "Company-X") == 0 &&
+		    strcmp(r.contact, "sts-reporting@company-x.example") == 0 &&
+		    strcmp(r.id, "5065427c-23d3-47ca-b6e0-946ea0e8c4be") == 0 &&
+		    r.start == 1459468800 && r.end == 1459555199 &&
+		    r.no_tz == 0 && r.np == 1,
+		    "tlsrpt: RFC 8460 B: report", NULL);
+		check(strcmp(p->type, "sts") == 0 &&
+		    strcmp(p->domain, "company-y.example") == 0 &&
+		    p->nstrings == 4 &&
+		    strcmp(p->strings[2], "mx: *.mail.company-y.example") == 0 &&
+		    p->nmx == 1 &&
+		    strcmp(p->mx[0], "*.mail.company-y.example") == 0 &&
+		    p->success == 5326 && p->failure == 303 && p->nd == 3 &&
+		    p->more == 0, "tlsrpt: RFC 8460 B: policy", NULL);
+		d = p->d;
+		check(strcmp(d[0].result, "certificate-expired") == 0 &&
+		    strcmp(d[0].sending_ip, "2001:db8:abcd:0012::1") == 0 &&
+		    strcmp(d[0].mx, "mx1.mail.company-y.example") == 0 &&
+		    d[0].receiving_ip[0] == '\0' && d[0].count == 100 &&
+		    strcmp(d[1].result, "starttls-not-supported") == 0 &&
+		    strcmp(d[1].receiving_ip, "203.0.113.56") == 0 &&
+		    strncmp(d[1].info, "https://reports.company-x.example/",
+		    34) == 0 && d[1].count == 200 &&
+		    strcmp(d[2].reason,
+		    "X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED") == 0 &&
+		    strcmp(d[2].mx, "mx-backup.mail.company-y.example") == 0 &&
+		    d[2].count == 3 && d[2].mx_helo[0] == '\0',
+		    "tlsrpt: RFC 8460 B: failure details", NULL);
+	}
+	tlsrpt_free(&r);
+	free(buf);
+
+	/* Microsoft: no sending-mta-ip, no policy-string */
+	buf = rpt_file("microsoft-fetch-error.json", &len);
+	rc = buf != NULL ? tlsrpt_parse(buf, len, &r, err, sizeof(err)) : -1;
+	check(rc == 0 && r.np == 1 && r.p[0].nstrings == 0 &&
+	    r.p[0].strings == NULL && r.p[0].nd == 1 &&
+	    strcmp(r.p[0].d[0].result, "sts-policy-fetch-error") == 0 &&
+	    r.p[0].d[0].sending_ip[0] == '\0' && r.p[0].d[0].count == 12,
+	    "tlsrpt: a policy fetch error without sending-mta-ip, "
+	    "policy-string", err);
+	tlsrpt_free(&r);
+	free(buf);
+
+	/* the quirks: no time zone, offsets, errata 6241, counts as
+	 * strings and 5.0, receiving-mx-ip, case, dots, a control byte */
+	buf = rpt_file("quirks.json", &len);
+	rc = buf != NULL ? tlsrpt_parse(buf, len, &r, err, sizeof(err)) : -1;
+	check(rc == 0, "tlsrpt: quirks parse", err);
+	if (rc == 0) {
+		p = &r.p[0];
+		check(strcmp(r.org, "Quirky?Mailer") == 0 &&
+		    r.contact[0] == '\0' && r.no_tz == 1 &&
+		    r.start == 1795996800 && r.end == 1795996800 + 82799,
+		    "tlsrpt: quirks: dates, control byte", NULL);
+		check(strcmp(p->type, "sts") == 0 &&
+		    strcmp(p->domain, "example.net") == 0 &&
+		    p->nstrings == 1 && p->nmx == 1 &&
+		    strcmp(p->mx[0], "*.mx.example.net") == 0 &&
+		    p->success == 1000 && p->failure == 5,
+		    "tlsrpt: quirks: mx-host-pattern, counts", NULL);
+		check(p->nd == 1 && p->d[0].count == 5 &&
+		    strcmp(p->d[0].result, "certificate-host-mismatch") == 0 &&
+		    strcmp(p->d[0].mx, "mx1.example.net") == 0 &&
+		    strcmp(p->d[0].receiving_ip, "198.51.100.7") == 0 &&
+		    strcmp(p->d[0].reason, "hostname mismatch") == 0,
+		    "tlsrpt: quirks: identical details merged", NULL);
+		check(r.np == 2 && strcmp(r.p[1].type, "no-policy-found") == 0 &&
+		    r.p[1].success == 7 && r.p[1].failure == 0 &&
+		    r.p[1].nd == 0 && r.p[1].d == NULL,
+		    "tlsrpt: quirks: absent counts are 0", NULL);
+	}
+	tlsrpt_free(&r);
+	free(buf);
+
+	/* zero sessions: no policies; date alone; a byte order mark */
+	buf = "\xef\xbb\xbf{\"report-id\":\"z\",\"date-range\":{"
+	    "\"start-datetime\":\"2026-11-30\",\"end-datetime\":"
+	    "\"2026-12-01\"},\"policies\":[]}";
+	check(tlsrpt_parse(buf, strlen(buf), &r, err, sizeof(err)) == 0 &&
+	    r.np == 0 && r.p == NULL && r.no_tz == 1 &&
+	    r.end - r.start == 86400 && r.org[0] == '\0',
+	    "tlsrpt: zero sessions, dates alone, BOM", err);
+	tlsrpt_free(&r);
+	tlsrpt_free(&r);	/* zeroed: harmless */
+
+	/* mx-host as one string, mx-host-pattern ignored beside mx-host */
+	buf = RPT_HEAD "\"policies\":[{\"policy\":{\"policy-domain\":"
+	    "\"A.example\",\"mx-host\":\"MX.A.example.\",\"mx-host-pattern\":"
+	    "[\"x\",\"y\"]}}]}";
+	check(tlsrpt_parse(buf, strlen(buf), &r, err, sizeof(err)) == 0 &&
+	    r.p[0].nmx == 1 && strcmp(r.p[0].mx[0], "mx.a.example") == 0 &&
+	    r.p[0].type[0] == '\0', "tlsrpt: mx-host as a string", err);
+	tlsrpt_free(&r);
+
+	/* strings cut at 1024 bytes, not inside a UTF-8 sequence */
+	if ((big = malloc(4096)) != NULL) {
+		n = (size_t)snprintf(big, 4096, "{\"report-id\":\"");
+		memset(big + n, 'a', 1023);
+		n += 1023;
+		memcpy(big + n, "\xc3\xa9\xc3\xa9", 4);	/* é é */
+		n += 4;
+		snprintf(big + n, 4096 - n, "\",\"date-range\":{\"start-"
+		    "datetime\":\"2026-11-30\",\"end-datetime\":\"2026-11-30\"},"
+		    "\"policies\":[]}");
+		check(tlsrpt_parse(big, strlen(big), &r, err, sizeof(err)) ==
+		    0 && strlen(r.id) == 1023, "tlsrpt: strings cut at 1024 "
+		    "bytes, whole characters", err);
+		tlsrpt_free(&r);
+		free(big);
+	}
+
+	/* counts: saturated sums, huge numbers, strings of digits */
+	buf = RPT_POL("\"summary\":{\"total-successful-session-count\":1e300,"
+	    "\"total-failure-session-count\":\"99999999999999999999999\"},"
+	    "\"failure-details\":[{\"result-type\":\"x\","
+	    "\"failed-session-count\":4000000000000000000},"
+	    "{\"result-type\":\"x\",\"failed-session-count\":"
+	    "4000000000000000000}]");
+	check(tlsrpt_parse(buf, strlen(buf), &r, err, sizeof(err)) == 0 &&
+	    r.p[0].success == LLONG_MAX / 2 && r.p[0].failure == LLONG_MAX / 2 &&
+	    r.p[0].nd == 1 && r.p[0].d[0].count == LLONG_MAX / 2,
+	    "tlsrpt: counts saturate", err);
+	tlsrpt_free(&r);
+
+	/* more than TLSRPT_POLICIES_MAX policies */
+	n = 0;
+	if ((big = malloc(65536)) != NULL) {
+		n = (size_t)snprintf(big, 65536, "%s\"policies\":[", RPT_HEAD);
+		for (i = 0; i <= TLSRPT_POLICIES_MAX; i++)
+			n += (size_t)snprintf(big + n, 65536 - n, "%s{\"policy\":"
+			    "{\"policy-domain\":\"d%zu.example\"}}",
+			    i ? "," : "", i);
+		snprintf(big + n, 65536 - n, "]}");
+		check(tlsrpt_parse(big, strlen(big), &r, err, sizeof(err)) ==
+		    -1 && strcmp(err, "more than 256 policies") == 0,
+		    "tlsrpt: more than 256 policies", err);
+		/* exactly 256: fine */
+		n = (size_t)(strrchr(big, ',') - big);
+		snprintf(big + n, 65536 - n, "]}");
+		check(tlsrpt_parse(big, strlen(big), &r, err, sizeof(err)) ==
+		    0 && r.np == TLSRPT_POLICIES_MAX &&
+		    strcmp(r.p[255].domain, "d255.example") == 0,
+		    "tlsrpt: 256 policies", err);
+		tlsrpt_free(&r);
+		free(big);
+	}
+
+	/*
+	 * A failure-details list of almost 10 MB: 5000 distinct entries
+	 * repeated; the first 1000 distinct kept with their sums, the
+	 * sessions of the rest in more, in linear time (0.5 s here; the
+	 * time limits are for valgrind and qemu-user).
+	 */
+	len = TLSRPT_JSON_MAX;
+	if ((big = malloc(len + 1)) != NULL) {
+		n = (size_t)snprintf(big, len, "%s\"policies\":[{\"policy\":{"
+		    "\"policy-domain\":\"big.example\"},\"failure-details\":[",
+		    RPT_HEAD);
+		for (i = 0; n < len - 200; i++)
+			n += (size_t)snprintf(big + n, len - n, "%s{\"result-type"
+			    "\":\"certificate-expired\",\"sending-mta-ip\":"
+			    "\"192.0.2.%zu\",\"receiving-mx-hostname\":"
+			    "\"mx%zu.big.example\",\"failed-session-count\":2}",
+			    i ? "," : "", i % 50, i % 5000 / 50);
+		n += (size_t)snprintf(big + n, len - n, "]}]}");
+		t0 = rpt_now();
+		rc = tlsrpt_parse(big, n, &r, err, sizeof(err));
+		t0 = rpt_now() - t0;
+		sum = 0;
+		for (n = 0; rc == 0 && n < r.p[0].nd; n++)
+			sum += r.p[0].d[n].count;
+		snprintf(what, sizeof(what), "tlsrpt: %zu failure details "
+		    "(%.2f s): 1000 kept, the rest in more", i, t0);
+		check(rc == 0 && r.p[0].nd == TLSRPT_DETAILS_MAX &&
+		    sum + r.p[0].more == 2 * (long long)i &&
+		    r.p[0].d[0].count == 2 * (long long)((i + 4999) / 5000) &&
+		    t0 < 60, what, err);
+		tlsrpt_free(&r);
+		check(tlsrpt_parse(big, TLSRPT_JSON_MAX + 1, &r, err,
+		    sizeof(err)) == -1 && strstr(err, "larger than") != NULL,
+		    "tlsrpt: larger than TLSRPT_JSON_MAX", err);
+		/* cJSON's tree of 10 MB of "0," would be 400 MB */
+		n = (size_t)snprintf(big, len, "{\"x\":[0");
+		for (; n < len - 10; n += 2)
+			memcpy(big + n, ",0", 2);
+		memcpy(big + n, "]}", 2);
+		t0 = rpt_now();
+		rc = tlsrpt_parse(big, n + 2, &r, err, sizeof(err));
+		t0 = rpt_now() - t0;
+		check(rc == -1 && strncmp(err, "too many JSON values", 20)
+		    == 0 && t0 < 10, "tlsrpt: too many JSON values", err);
+		free(big);
+	}
+}
+
+static void
+test_tlsrpt_inflate(void)
+{
+	static const char	json[] = "{\"report-id\":\"gz\"}";
+	unsigned char		*a = NULL, *b = NULL, *c = NULL;
+	char			*out = NULL, err[256], what[128];
+	size_t			 alen, blen, clen, outlen, n;
+	double			 t0;
+	int			 rc;
+
+#define INFL(in, len, max) tlsrpt_inflate(in, len, max, &out, &outlen, err, \
+	sizeof(err))
+	/* gzip, zlib, raw deflate */
+	a = rpt_deflate(json, strlen(json), 15 + 16, &alen);
+	check(a != NULL && INFL(a, alen, 1024) == 0 && outlen == strlen(json) &&
+	    strcmp(out, json) == 0, "tlsrpt: gunzip", err);
+	if (a != NULL && out != NULL)
+		free(out);
+	b = rpt_deflate(json, strlen(json), 15, &blen);
+	check(b != NULL && INFL(b, blen, 1024) == 0 && strcmp(out, json) == 0,
+	    "tlsrpt: a zlib stream", err);
+	if (b != NULL && out != NULL)
+		free(out);
+	c = rpt_deflate(json, strlen(json), -15, &clen);
+	check(c != NULL && INFL(c, clen, 1024) == 0 && strcmp(out, json) == 0,
+	    "tlsrpt: raw deflate", err);
+	if (c != NULL && out != NULL)
+		free(out);
+	if (a == NULL || b == NULL || c == NULL)
+		goto out;
+
+	/* two gzip members, then zero bytes; then a zlib stream */
+	{
+		unsigned char	two[1024];
+
+		memcpy(two, a, alen);
+		memcpy(two + alen, a, alen);
+		memset(two + 2 * alen, 0, 10);
+		check(INFL(two, 2 * alen + 10, 1024) == 0 &&
+		    outlen == 2 * strlen(json) &&
+		    strncmp(out, json, strlen(json)) == 0 &&
+		    strcmp(out + strlen(json), json) == 0,
+		    "tlsrpt: two gzip members and zero padding", err);
+		if (out != NULL)
+			free(out);
+		memcpy(two + alen, b, blen);
+		check(INFL(two, alen + blen, 1024) == 0 &&
+		    outlen == 2 * strlen(json),
+		    "tlsrpt: a gzip member then a zlib stream", err);
+		if (out != NULL)
+			free(out);
+		memcpy(two + alen, "junk", 4);
+		check(INFL(two, alen + 4, 1024) == -1 && out == NULL &&
+		    strcmp(err, "corrupt gzip data: garbage after the data") ==
+		    0, "tlsrpt: garbage after a member", err);
+
+		/* a reserved flag bit set: zlib refuses the header */
+		memcpy(two, a, alen);
+		two[3] |= 0x20;
+		check(INFL(two, alen, 1024) == 0 && strcmp(out, json) == 0,
+		    "tlsrpt: an odd gzip header", err);
+		if (out != NULL)
+			free(out);
+		/* that, and a bad CRC */
+		two[alen - 8] ^= 1;
+		check(INFL(two, alen, 1024) == -1 &&
+		    strcmp(err, "corrupt gzip data: incorrect data check") ==
+		    0, "tlsrpt: an odd gzip header with a bad CRC", err);
+		two[3] &= ~0x20;
+		check(INFL(two, alen, 1024) == -1 &&
+		    strcmp(err, "corrupt gzip data: incorrect data check") ==
+		    0, "tlsrpt: a bad CRC", err);
+		two[alen - 8] ^= 1;
+
+		/* truncated anywhere */
+		for (n = 1; n < alen; n++)
+			if (INFL(two, n, 1024) != -1 ||
+			    strcmp(err, "truncated gzip data") != 0)
+				break;
+		check(n == alen, "tlsrpt: truncated gzip data, at each length",
+		    err);
+		check(INFL(b, blen - 1, 1024) == -1 &&
+		    strcmp(err, "truncated gzip data") == 0,
+		    "tlsrpt: a truncated zlib stream", err);
+
+		/* corrupt deflate data: a stored block's lengths */
+		memcpy(two, a, alen);
+		two[10] = 0x00;		/* not last, stored */
+		two[11] = 0x05;
+		two[12] = 0x00;
+		two[13] = 0x05;
+		two[14] = 0x00;		/* LEN, NLEN not its complement */
+		check(INFL(two, alen, 1024) == -1 &&
+		    strncmp(err, "corrupt gzip data: ", 19) == 0,
+		    "tlsrpt: corrupt gzip data", err);
+	}
+	check(INFL((const unsigned char *)json, strlen(json), 1024) == -1 &&
+	    out == NULL && strcmp(err, "not gzip data") == 0,
+	    "tlsrpt: JSON is not gzip data", err);
+	check(INFL((const unsigned char *)"\x1f\x8b", 0, 1024) == -1 &&
+	    strcmp(err, "empty") == 0, "tlsrpt: empty", err);
+
+	/* the cap, exactly */
+	check(INFL(a, alen, strlen(json)) == 0 && outlen == strlen(json),
+	    "tlsrpt: inflates to exactly max", err);
+	if (out != NULL)
+		free(out);
+	check(INFL(a, alen, strlen(json) - 1) == -1 && strcmp(err,
+	    "larger than 17 bytes when inflated") == 0,
+	    "tlsrpt: one byte larger than max", err);
+
+	/* filling the first buffer (4096 bytes) exactly */
+	free(a);
+	if ((a = rpt_deflate(NULL, 4096, 15 + 16, &alen)) != NULL) {
+		check(INFL(a, alen, 1 << 20) == 0 && outlen == 4096 &&
+		    out[4096] == '\0', "tlsrpt: the output buffer filled to "
+		    "the byte", err);
+		if (out != NULL)
+			free(out);
+	}
+
+	/* a bomb: 100 MB of zeros, about 100 KB compressed */
+	free(a);
+	if ((a = rpt_deflate(NULL, 100 * 1024 * 1024, 15 + 16, &alen)) !=
+	    NULL) {
+		t0 = rpt_now();
+		rc = INFL(a, alen, TLSRPT_JSON_MAX);
+		t0 = rpt_now() - t0;
+		snprintf(what, sizeof(what), "tlsrpt: a 100 MB gzip bomb "
+		    "(%zu bytes) refused in %.3f s", alen, t0);
+		check(rc == -1 && out == NULL && strstr(err, "larger than "
+		    "10485760 bytes when inflated") != NULL && t0 < 20, what,
+		    err);
+	}
+#undef INFL
+out:
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void
+test_tlsrpt(void)
+{
+	test_tlsrpt_parse();
+	test_tlsrpt_inflate();
+}
+
+/* ---- mime.c ---- */
+
+#define MIMET_KEEP	4	/* parts whose details a test looks at */
+struct mimet {
+	int		 n;	/* callbacks */
+	int		 bad;	/* of them without data */
+	struct {
+		char		 where[64];
+		int		 gz;
+		size_t		 len;
+		char		 data[1024];	/* the first bytes, NUL ended */
+		char		 why[128];	/* "" when data came */
+	}		 p[MIMET_KEEP];
+};
+
+static void
+mimet_cb(void *arg, const struct mime_part *mp)
+{
+	struct mimet	*m = arg;
+	size_t		 i = (size_t)m->n++;
+
+	if (mp->data == NULL)
+		m->bad++;
+	if (i >= MIMET_KEEP)
+		return;
+	snprintf(m->p[i].where, sizeof(m->p[i].where), "%s", mp->where);
+	m->p[i].gz = mp->gz;
+	m->p[i].len = mp->len;
+	m->p[i].data[0] = m->p[i].why[0] = '\0';
+	if (mp->data != NULL) {
+		memcpy(m->p[i].data, mp->data, mp->len < sizeof(m->p[i].data) ?
+		    mp->len : sizeof(m->p[i].data) - 1);
+		m->p[i].data[mp->len < sizeof(m->p[i].data) ? mp->len :
+		    sizeof(m->p[i].data) - 1] = '\0';
+	} else
+		snprintf(m->p[i].why, sizeof(m->p[i].why), "%s", mp->why);
+}
+
+/* mime_reports on an exact-size copy of s (no NUL after it: ASan sees a
+ * read past the end); with crlf, every LF made CR LF first. */
+static int
+mimet_run(const char *s, size_t len, int crlf, struct mimet *m)
+{
+	char	*p;
+	size_t	 i, n = 0;
+	int	 rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((p = malloc(2 * len + 1)) == NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (crlf && s[i] == '\n')
+			p[n++] = '\r';
+		p[n++] = s[i];
+	}
+	if ((p = realloc(p, n > 0 ? n : 1)) == NULL)
+		return -1;
+	rc = mime_reports(p, n, mimet_cb, m);
+	free(p);
+	return rc;
+}
+
+/* a growing string for the generated cases */
+struct mimet_buf {
+	char	*s;
+	size_t	 n, cap;
+};
+
+static void mimet_cat(struct mimet_buf *, const char *, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+mimet_cat(struct mimet_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*ns;
+	int	 k;
+
+	if (b->cap == 0 && b->s != NULL)
+		return;		/* out of memory earlier */
+	for (;;) {
+		va_start(ap, fmt);
+		k = vsnprintf(b->s == NULL ? NULL : b->s + b->n,
+		    b->s == NULL ? 0 : b->cap - b->n, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (b->s != NULL && (size_t)k < b->cap - b->n) {
+			b->n += (size_t)k;
+			return;
+		}
+		if ((ns = realloc(b->s, 2 * (b->n + (size_t)k + 64))) ==
+		    NULL) {
+			b->cap = 0;
+			return;
+		}
+		b->s = ns;
+		b->cap = 2 * (b->n + (size_t)k + 64);
+	}
+}
+
+/* a message whose report sits in k nested multiparts */
+static void
+mimet_nest(struct mimet_buf *b, int k)
+{
+	int	i;
+
+	b->n = 0;
+	mimet_cat(b, "From: a@example.com\n");
+	for (i = 0; i < k; i++)
+		mimet_cat(b, "Content-Type: multipart/mixed; boundary=b%d\n"
+		    "\n--b%d\n", i, i);
+	mimet_cat(b, "Content-Type: application/tlsrpt+json\n\n{}\n");
+	for (i = k - 1; i >= 0; i--)
+		mimet_cat(b, "--b%d--\n", i);
+}
+
+static void
+test_mime_seeds(void)
+{
+	static const struct {
+		const char	*file;
+		int		 n, bad;
+		const char	*where[3];
+		int		 gz;		/* of the first */
+		size_t		 len;		/* of the first; 0: any */
+		const char	*has;		/* in the first's data or why */
+	} t[] = {
+		{ "google.eml", 1, 0, { "part 2" }, 1, 321, "\x1f\x8b" },
+		{ "microsoft.eml", 1, 0, { "part 2" }, 1, 433, "\x1f\x8b" },
+		{ "mbox-two", 2, 0, { "message 1, part 2", "message 2, part 2" },
+		  1, 321, "\x1f\x8b" },
+		{ "qp.eml", 1, 0, { "part 2" }, 0, 606,
+		  "\"contact-info\": \"smtp-tls-reporting@qp.example\",  \n"
+		  " \"report-id\": \"qp=1 caf\xc3\xa9\",\n \"policies\": [\n" },
+		{ "nested.eml", 1, 0, { "part 2.1" }, 0, 610,
+		  "\"nested.example\"" },
+		{ "forwarded.eml", 1, 0, { "part 2.2" }, 1, 321, "\x1f\x8b" },
+		{ "single-json.eml", 1, 0, { "message body" }, 0, 611,
+		  "\"single.example\"" },
+		{ "bad.eml", 3, 3, { "part 1", "part 2", "part 3" }, 1, 0,
+		  "bad base64 at byte 8 of the part's body" },
+	};
+	struct mimet	 m;
+	char		 path[1200], what[200], *buf = NULL;
+	size_t		 i, j, n;
+	FILE		*f;
+	int		 rc, ok;
+
+	if ((buf = malloc(65536)) == NULL)
+		return;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/mime/%s",
+		    top, t[i].file);
+		n = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			n = fread(buf, 1, 65536, f);
+			fclose(f);
+		}
+		rc = mimet_run(buf, n, 0, &m);
+		ok = n > 0 && rc == t[i].n && m.n == t[i].n &&
+		    m.bad == t[i].bad && m.p[0].gz == t[i].gz &&
+		    (t[i].len == 0 || m.p[0].len == t[i].len) &&
+		    (strstr(m.p[0].data, t[i].has) != NULL ||
+		    strstr(m.p[0].why, t[i].has) != NULL);
+		for (j = 0; ok && j < (size_t)t[i].n && j < 3; j++)
+			ok = strcmp(m.p[j].where, t[i].where[j]) == 0;
+		snprintf(what, sizeof(what), "mime: seed %s", t[i].file);
+		check(ok, what, n == 0 ? path : m.p[0].where);
+	}
+	/* the bad seed's other two */
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/mime/bad.eml", top);
+	n = 0;
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, 65536, f);
+		fclose(f);
+	}
+	mimet_run(buf, n, 0, &m);
+	check(strcmp(m.p[1].why, "unknown Content-Transfer-Encoding "
+	    "'x-uuencode'") == 0, "mime: an unknown transfer encoding",
+	    m.p[1].why);
+	check(strcmp(m.p[2].why, "base64 cut short at byte 4 of the part's "
+	    "body") == 0, "mime: base64 ending one character into a group",
+	    m.p[2].why);
+	free(buf);
+}
+
+#define MR(msg)	"From: r@example.net\nMIME-Version: 1.0\n" msg
+#define MP(parts) MR("Content-Type: multipart/mixed; boundary=\"b\"\n\n" \
+	"--b\nContent-Type: text/plain\n\nhello\n" parts "--b--\n")
+
+static void
+test_mime_cases(void)
+{
+	static const struct {
+		const char	*desc, *msg;
+		int		 n;	/* reports; -1 with bad: one bad */
+		const char	*where;	/* of the first */
+		int		 gz;
+		const char	*data;	/* exact, or the why's substring */
+	} t[] = {
+		/* the top-level message and its headers */
+		{ "a top-level gzip report",
+		  MR("Content-Type: application/tlsrpt+gzip\n"
+		  "Content-Transfer-Encoding: base64\n\nH4sI\n"),
+		  1, "message body", 1, "\x1f\x8b\x08" },
+		{ "header names in any case, folded fields",
+		  MR("CONTENT-TYPE:\n Application/TLSRPT+JSON\n"
+		  "content-transfer-encoding :\n\t7BIT\n\n{\"a\":1}"),
+		  1, "message body", 0, "{\"a\":1}" },
+		{ "a comment in Content-Type",
+		  MR("Content-Type: (the report) application/tlsrpt+json "
+		  "(json)\n\n{}"), 1, "message body", 0, "{}" },
+		{ "no headers before the body: not a message",
+		  "\n{}", 0, NULL, 0, NULL },
+		{ "JSON is not a message", "{\"organization-name\":\"x\"}\n",
+		  0, NULL, 0, NULL },
+		{ "gzip is not a message", "\x1f\x8b\x08\x08\x01\x02",
+		  0, NULL, 0, NULL },
+		{ "empty input", "", 0, NULL, 0, NULL },
+		{ "a mail without a report", MR("Subject: hi\n\nhello\n"),
+		  0, NULL, 0, NULL },
+		{ "headers only", MR("Content-Type: application/tlsrpt+json"),
+		  1, "message body", 0, "" },
+		/* multipart structure */
+		{ "a folded boundary parameter",
+		  MR("Content-Type: multipart/report;\n\treport-type=tlsrpt;"
+		  "\n boundary=\"b\"\n\n--b\nContent-Type: application/"
+		  "tlsrpt+json\n\n{}\n--b--\n"), 1, "part 1", 0, "{}" },
+		{ "a quoted boundary with an escaped quote",
+		  MR("Content-Type: multipart/mixed; boundary=\"a\\\"b\"\n\n"
+		  "--a\"b\nContent-Type: application/tlsrpt+json\n\n{}\n"
+		  "--a\"b--\n"), 1, "part 1", 0, "{}" },
+		{ "an unquoted boundary with '=' and '?'",
+		  MR("Content-Type: multipart/mixed; boundary==_x?y\n\n"
+		  "--=_x?y\nContent-Type: application/tlsrpt+json\n\n{}\n"
+		  "--=_x?y--\n"), 1, "part 1", 0, "{}" },
+		{ "white space after a delimiter",
+		  MP("--b \t\nContent-Type: application/tlsrpt+json\n\n{}\n"),
+		  1, "part 2", 0, "{}" },
+		{ "a longer boundary line is no delimiter",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n\n{\n--bx\n"
+		  "}\n"), 1, "part 2", 0, "{\n--bx\n}" },
+		{ "preamble and epilogue ignored",
+		  MR("Content-Type: multipart/mixed; boundary=b\n\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}\n--b-\n"
+		  "--b\nContent-Type: application/tlsrpt+json\n\n[]\n--b--\n"
+		  "--b\nContent-Type: application/tlsrpt+json\n\n{}\n"),
+		  1, "part 1", 0, "[]" },
+		{ "no closing delimiter: the last part runs to the end",
+		  MR("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}\n\n"),
+		  1, "part 1", 0, "{}\n\n" },
+		{ "a part without headers",
+		  MP("--b\n\n{}\n"), 0, NULL, 0, NULL },
+		{ "a multipart without a boundary",
+		  MR("Content-Type: multipart/mixed\n\n--b\nContent-Type: "
+		  "application/tlsrpt+json\n\n{}\n--b--\n"), 0, NULL, 0, NULL },
+		{ "an empty boundary",
+		  MR("Content-Type: multipart/mixed; boundary=\"\"\n\n--\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}\n"),
+		  0, NULL, 0, NULL },
+		{ "nested multiparts, numbered",
+		  MP("--b\nContent-Type: multipart/alternative; boundary=c\n\n"
+		  "--c\n\nx\n--c\nContent-Type: multipart/related; "
+		  "boundary=d\n\n--d\nContent-Type: application/tlsrpt+json"
+		  "\n\n{}\n--d--\n--c--\n"), 1, "part 2.2.1", 0, "{}" },
+		{ "a forwarded message, its single part",
+		  MP("--b\nContent-Type: message/rfc822\n\nFrom: x@y\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}\n"),
+		  1, "part 2.1", 0, "{}" },
+		{ "a top-level message/rfc822",
+		  MR("Content-Type: message/rfc822\n\nFrom: x@y\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}"),
+		  1, "part 1.1", 0, "{}" },
+		{ "a base64 message/rfc822 is not read (RFC 2046 5.2.1)",
+		  MP("--b\nContent-Type: message/rfc822\n"
+		  "Content-Transfer-Encoding: base64\n\nRnJvbTogeEB5Cg==\n"),
+		  0, NULL, 0, NULL },
+		{ "a digest's parts are messages",
+		  MR("Content-Type: multipart/digest; boundary=b\n\n--b\n\n"
+		  "From: x@y\nContent-Type: application/tlsrpt+json\n\n{}\n"
+		  "--b--\n"), 1, "part 1.1", 0, "{}" },
+		/* which parts are reports */
+		{ "application/gzip named .json.gz",
+		  MP("--b\nContent-Type: application/gzip\nContent-Disposition:"
+		  " attachment; filename=\"x!y!1!2.json.gz\"\n\n\x1f\x8b\n"),
+		  1, "part 2", 1, "\x1f\x8b" },
+		{ "application/x-gzip named .GZ (Content-Type's name)",
+		  MP("--b\nContent-Type: application/x-gzip; name=R.GZ\n\nz\n"),
+		  1, "part 2", 1, "z" },
+		{ "application/octet-stream named .json",
+		  MP("--b\nContent-Type: application/octet-stream\n"
+		  "Content-Disposition: attachment;\n filename=\"r.json\"\n\n"
+		  "{}\n"), 1, "part 2", 0, "{}" },
+		{ "application/json named .json",
+		  MP("--b\nContent-Type: application/json; name=\"r.json\"\n\n"
+		  "{}\n"), 1, "part 2", 0, "{}" },
+		{ "the file name over the type's name",
+		  MP("--b\nContent-Type: application/octet-stream; name=r.json"
+		  "\nContent-Disposition: attachment; filename=r.json.gz\n\nz\n"),
+		  1, "part 2", 1, "z" },
+		{ "application/zip is no report",
+		  MP("--b\nContent-Type: application/zip; name=r.json.gz\n\nz\n"),
+		  0, NULL, 0, NULL },
+		{ "application/octet-stream without a name is no report",
+		  MP("--b\nContent-Type: application/octet-stream\n\nz\n"),
+		  0, NULL, 0, NULL },
+		{ "text/plain named .json is no report",
+		  MP("--b\nContent-Type: text/plain; name=r.json\n\n{}\n"),
+		  0, NULL, 0, NULL },
+		{ "RFC 2231 name*= is not read",
+		  MP("--b\nContent-Type: application/octet-stream; "
+		  "name*=utf-8''r.json\n\n{}\n"), 0, NULL, 0, NULL },
+		{ "a name only '.json' is no report",
+		  MP("--b\nContent-Type: application/json; name=.json\n\n{}\n"),
+		  0, NULL, 0, NULL },
+		/* transfer encodings */
+		{ "base64 with line breaks, spaces and padding",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: BASE64\n\nQU JD\r\nRA\t==\n"),
+		  1, "part 2", 0, "ABCD" },
+		{ "base64 without padding",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: base64\n\nQUI\n"),
+		  1, "part 2", 0, "AB" },
+		{ "base64 after the padding ignored",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: base64\n\nQQ==!!\n"),
+		  1, "part 2", 0, "A" },
+		{ "an empty base64 part",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: base64\n\n"),
+		  1, "part 2", 0, "" },
+		{ "a bad base64 character",
+		  MP("--b\nContent-Type: application/tlsrpt+gzip\n"
+		  "Content-Transfer-Encoding: base64\n\nQUJD Q*==\n"),
+		  -1, "part 2", 1, "bad base64 at byte 6 of the part's body" },
+		{ "quoted-printable",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: quoted-printable\n\n"
+		  "=7B\"a\"=3a =\n\"b=3D=\r\nc\"  \n=7d=ZZ=\n"),
+		  1, "part 2", 0, "{\"a\": \"b=c\"\n}=ZZ" },
+		{ "quoted-printable: space before a soft break kept",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: quoted-printable\n\na  =\n\nb \t"
+		  "\n"), 1, "part 2", 0, "a  \nb" },
+		{ "8bit as it is",
+		  MP("--b\nContent-Type: application/tlsrpt+json\n"
+		  "Content-Transfer-Encoding: 8bit\n\n{\"\xc3\xa9\"}\n"),
+		  1, "part 2", 0, "{\"\xc3\xa9\"}" },
+		{ "an unknown transfer encoding",
+		  MP("--b\nContent-Type: application/tlsrpt+gzip\n"
+		  "Content-Transfer-Encoding: x-\x01uu\n\nbegin\n"),
+		  -1, "part 2", 1, "unknown Content-Transfer-Encoding 'x-?uu'" },
+		{ "an unknown encoding of a part that is no report",
+		  MP("--b\nContent-Type: text/plain\n"
+		  "Content-Transfer-Encoding: x-uu\n\nbegin\n"),
+		  0, NULL, 0, NULL },
+		/* mbox */
+		{ "an mbox: 'From ' only after an empty line",
+		  "From a@b Mon Jan  1 00:00:00 2024\nSubject: 1\n\nhi\n"
+		  "From here on, text\n\n"
+		  "From a@b Mon Jan  1 00:00:01 2024\n"
+		  "Content-Type: application/tlsrpt+json\n\n{}\n\n"
+		  "From a@b Mon Jan  1 00:00:02 2024\n\nno headers\n\n"
+		  "From a@b Mon Jan  1 00:00:03 2024\n"
+		  "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		  "Content-Type: application/tlsrpt+json\n\n[]\n--b--\n",
+		  2, "message 2, body", 0, "{}\n" },
+		{ "an mbox of one 'From ' line", "From a@b Mon Jan  1", 0, NULL,
+		  0, NULL },
+	};
+	struct mimet	 m;
+	char		 what[200];
+	size_t		 i, len;
+	int		 rc, crlf, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		for (crlf = 0; crlf < 2; crlf++) {
+			len = strlen(t[i].msg);
+			rc = mimet_run(t[i].msg, len, crlf, &m);
+			n = t[i].n < 0 ? 1 : t[i].n;
+			snprintf(what, sizeof(what), "mime: %s%s", t[i].desc,
+			    crlf ? " (CRLF)" : "");
+			if (n == 0) {
+				check(rc == 0 && m.n == 0, what, m.p[0].where);
+				continue;
+			}
+			/* CR LF inside the data, where the test has LF */
+			if (crlf && t[i].n > 0 && strchr(t[i].data, '\n')) {
+				check(rc == n && m.bad == 0 &&
+				    strcmp(m.p[0].where, t[i].where) == 0,
+				    what, m.p[0].where);
+				continue;
+			}
+			check(rc == n && m.n == n && strcmp(m.p[0].where,
+			    t[i].where) == 0 && m.p[0].gz == t[i].gz &&
+			    (t[i].n < 0 ? m.bad == 1 && strstr(m.p[0].why,
+			    t[i].data) != NULL : m.bad == 0 &&
+			    m.p[0].len == strlen(t[i].data) &&
+			    strcmp(m.p[0].data, t[i].data) == 0), what,
+			    t[i].n < 0 ? m.p[0].why : m.p[0].data);
+		}
+	/* the mbox case's second report */
+	mimet_run(t[sizeof(t) / sizeof(t[0]) - 2].msg,
+	    strlen(t[sizeof(t) / sizeof(t[0]) - 2].msg), 0, &m);
+	check(strcmp(m.p[1].where, "message 4, part 1") == 0 &&
+	    strcmp(m.p[1].data, "[]") == 0, "mime: an mbox's messages counted",
+	    m.p[1].where);
+}
+
+static void
+test_mime_bounds(void)
+{
+	struct mimet_buf	 b = { NULL, 0, 0 };
+	struct mimet		 m;
+	char			 bnd[202], what[100];
+	int			 i, rc;
+
+	/* MIME_DEPTH_MAX nested multiparts read, one more not */
+	mimet_nest(&b, MIME_DEPTH_MAX);
+	rc = mimet_run(b.s, b.n, 0, &m);
+	check(rc == 1 && strcmp(m.p[0].where, "part 1.1.1.1.1.1.1.1") == 0,
+	    "mime: multiparts nested 8 deep", m.p[0].where);
+	mimet_nest(&b, MIME_DEPTH_MAX + 1);
+	check(mimet_run(b.s, b.n, 0, &m) == 0,
+	    "mime: multiparts nested 9 deep are not read", NULL);
+	/* a forwarded message counts as a level */
+	mimet_nest(&b, 0);
+	for (i = 0; i <= MIME_DEPTH_MAX; i++) {
+		struct mimet_buf	in = b;
+
+		b.s = NULL;
+		b.n = b.cap = 0;
+		mimet_cat(&b, "From: a@b\nContent-Type: message/rfc822\n\n%.*s",
+		    (int)in.n, in.s);
+		free(in.s);
+		rc = mimet_run(b.s, b.n, 0, &m);
+		snprintf(what, sizeof(what), "mime: a message in %d "
+		    "message/rfc822 levels", i + 1);
+		check(rc == (i + 1 <= MIME_DEPTH_MAX), what, m.p[0].where);
+	}
+
+	/* 2000 parts: MIME_PARTS_MAX entities looked at (the message is
+	 * one), then no more */
+	b.n = 0;
+	mimet_cat(&b, "From: a@b\nContent-Type: multipart/mixed; "
+	    "boundary=b\n\n");
+	for (i = 0; i < 2000; i++)
+		mimet_cat(&b, "--b\nContent-Type: application/tlsrpt+json"
+		    "\n\n{\"n\":%d}\n", i);
+	mimet_cat(&b, "--b--\n");
+	rc = mimet_run(b.s, b.n, 0, &m);
+	check(rc == MIME_PARTS_MAX - 1 && m.n == rc,
+	    "mime: 2000 parts, MIME_PARTS_MAX looked at", NULL);
+	/* an mbox of 2000 messages */
+	b.n = 0;
+	for (i = 0; i < 2000; i++)
+		mimet_cat(&b, "From a@b Mon Jan  1 00:00:00 2024\nContent-Type: "
+		    "application/tlsrpt+json\n\n{}\n\n");
+	rc = mimet_run(b.s, b.n, 0, &m);
+	check(rc == MIME_PARTS_MAX, "mime: an mbox of 2000 messages, "
+	    "MIME_PARTS_MAX read", NULL);
+
+	/* a header field is read up to 64 KiB */
+	b.n = 0;
+	mimet_cat(&b, "From: a@b\nContent-Type: application/octet-stream;");
+	for (i = 0; i < 65536 / 64; i++)
+		mimet_cat(&b, "\n %62s", "x=y;");
+	mimet_cat(&b, " name=r.json\n\n{}");
+	check(mimet_run(b.s, b.n, 0, &m) == 0,
+	    "mime: a header field cut at 64 KiB", NULL);
+	b.n = 0;
+	mimet_cat(&b, "From: a@b\nContent-Type: application/octet-stream;");
+	for (i = 0; i < 65536 / 64 - 2; i++)
+		mimet_cat(&b, "\n %62s", "x=y;");
+	mimet_cat(&b, " name=r.json\n\n{}");
+	check(mimet_run(b.s, b.n, 0, &m) == 1,
+	    "mime: a header field of nearly 64 KiB", NULL);
+
+	/* boundaries: up to 200 characters */
+	for (i = 0; i < 2; i++) {
+		memset(bnd, 'q', sizeof(bnd));
+		bnd[200 + i] = '\0';
+		b.n = 0;
+		mimet_cat(&b, "From: a@b\nContent-Type: multipart/mixed; "
+		    "boundary=\"%s\"\n\n--%s\nContent-Type: application/"
+		    "tlsrpt+json\n\n{}\n--%s--\n", bnd, bnd, bnd);
+		rc = mimet_run(b.s, b.n, 0, &m);
+		check(rc == (i == 0), i == 0 ? "mime: a boundary of 200" :
+		    "mime: a boundary of 201 is none", NULL);
+	}
+
+	/* file names: up to 255 characters */
+	for (i = 0; i < 2; i++) {
+		b.n = 0;
+		mimet_cat(&b, "From: a@b\nContent-Type: application/"
+		    "octet-stream; name=\"%0*d.json\"\n\n{}", 250 + i, 0);
+		check(mimet_run(b.s, b.n, 0, &m) == (i == 0), i == 0 ?
+		    "mime: a file name of 255" :
+		    "mime: a file name of 256 is none", NULL);
+	}
+	free(b.s);
+}
+
+static void
+test_mime(void)
+{
+	test_mime_seeds();
+	test_mime_cases();
+	test_mime_bounds();
+}
+
+#undef MR
+#undef MP
+
 int
 main(int argc, char **argv)
 {
@@ -3758,5 +4854,7 @@ main(int argc, char **argv)
 	test_x509();
 	test_acmemsg();
 	test_dnsq();
+	test_tlsrpt();
+	test_mime();
 	return failures != 0;
 }
