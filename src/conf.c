@@ -30,6 +30,7 @@
 #define DEFAULT_IDLE_TIMEOUT	30
 #define DEFAULT_HOOK_TIMEOUT	30
 #define DEFAULT_CHECK_INTERVAL	3600
+#define DEFAULT_TLSRPT_STORE_MAX 16	/* MiB */
 
 struct parser {
 	struct conf		*conf;
@@ -75,6 +76,7 @@ static int	set_hook_timeout(struct parser *, const char *);
 static int	set_check_interval(struct parser *, const char *);
 static int	set_watch(struct parser *, const char *);
 static int	set_tlsrpt_receive(struct parser *, const char *);
+static int	set_tlsrpt_store_max(struct parser *, const char *);
 static int	set_mode(struct parser *, const char *);
 static int	set_max_age(struct parser *, const char *);
 static int	set_mx(struct parser *, const char *);
@@ -101,6 +103,7 @@ static const struct keyword globals[] = {
 	{ "acme_email",		K_GLOBAL, 0, set_acme_email },
 	{ "ca_bundle",		K_GLOBAL, 0, set_ca_bundle },
 	{ "tlsrpt_receive",	K_GLOBAL, 0, set_tlsrpt_receive },
+	{ "tlsrpt_store_max",	K_GLOBAL, 0, set_tlsrpt_store_max },
 };
 /* index in domain_keys[] */
 enum { K_MODE, K_MAX_AGE, K_MX, K_RUA, K_CERT, K_KEY };
@@ -372,6 +375,13 @@ set_tlsrpt_receive(struct parser *p, const char *v)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+set_tlsrpt_store_max(struct parser *p, const char *v)
+{
+	return set_int(p, "tlsrpt_store_max", v, 1, 65536,
+	    &p->conf->tlsrpt_store_max);
 }
 
 /* "443", "192.0.2.1:443", "[2001:db8::1]:443" */
@@ -794,6 +804,25 @@ finish_domain(struct parser *p, struct conf_domain *d)
  * configured ones, mailto staying the main route), so --print-dns, the
  * live checks and the watcher all see the one rua.
  */
+/* Whether the comma-separated list names uri (any case). */
+static int
+listed(const char *list, const char *uri)
+{
+	size_t	n = strlen(uri), k;
+
+	while (*list != '\0') {
+		while (*list == ' ' || *list == ',')
+			list++;
+		k = strcspn(list, ",");
+		while (k > 0 && list[k - 1] == ' ')
+			k--;
+		if (k == n && strncasecmp(list, uri, n) == 0)
+			return 1;
+		list += strcspn(list, ",");
+	}
+	return 0;
+}
+
 static int
 receiver_rua(struct conf *c)
 {
@@ -804,6 +833,15 @@ receiver_rua(struct conf *c)
 
 	for (i = 0; i < c->ndomains; i++) {
 		d = &c->domains[i];
+		if (asprintf(&r, "https://mta-sts.%s%s", d->name,
+		    TLSRPT_PATH) == -1)
+			return -1;
+		/* given already (among the configured ones): as it is */
+		if (d->rua != NULL && listed(d->rua, r)) {
+			free(r);
+			continue;
+		}
+		free(r);
 		if (d->rua != NULL)
 			n = asprintf(&r, "%s,https://mta-sts.%s%s", d->rua,
 			    d->name, TLSRPT_PATH);
@@ -925,6 +963,7 @@ conf_parse_buf(const char *file, const char *buf, size_t len,
 	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	c->hook_timeout = DEFAULT_HOOK_TIMEOUT;
 	c->check_interval = DEFAULT_CHECK_INTERVAL;
+	c->tlsrpt_store_max = DEFAULT_TLSRPT_STORE_MAX;
 	c->watch = WATCH_INOTIFY;
 	p.conf = c;
 	p.diag = diag;

@@ -300,13 +300,19 @@ refuse(struct MHD_Connection *c, unsigned int status, const char *why)
 
 #define DISCARD_MAX	(4 * TLSRPT_GZ_MAX)
 
+/* The whole body within this: 1 MiB at 35 kB/s (an idle timeout alone
+ * would let a sender trickle a byte at a time and hold its buffer). */
+#define UPLOAD_MS	30000
+
 struct upload {
-	char		*buf;
-	size_t		 len, cap;
-	size_t		 dropped;	/* bytes read past a refusal */
-	unsigned int	 refused;	/* the status to answer at the end */
-	int		 gz;
-	char		 peer[INET6_ADDRSTRLEN + 8];
+	char			*buf;
+	size_t			 len, cap;
+	size_t			 dropped;	/* read past a refusal */
+	unsigned int		 refused;	/* to answer at the end */
+	int			 gz;
+	int64_t			 deadline;	/* now_ms() */
+	struct sockaddr_storage	 addr;		/* for rptrecv_done() */
+	char			 peer[INET6_ADDRSTRLEN + 8];
 };
 
 static size_t	inflight;	/* bytes in all uploads' buffers */
@@ -317,6 +323,7 @@ upload_free(struct upload *u)
 {
 	if (u == NULL)
 		return;
+	rptrecv_done((struct sockaddr *)&u->addr);
 	inflight -= u->cap;
 	free(u->buf);
 	free(u);
@@ -359,41 +366,55 @@ static enum MHD_Result
 upload_begin(struct MHD_Connection *c, void **req)
 {
 	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
 	const char			*ctype, *clen;
 	struct upload			*u;
-	char				 peer[INET6_ADDRSTRLEN + 8];
+	char				 peer[INET6_ADDRSTRLEN + 8], shown[80];
 	int				 gz, status;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	addr_str(ci != NULL ? ci->client_addr : NULL, peer, sizeof(peer));
+	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL)
+		addr_str(sa, peer, sizeof(peer));
+	else
+		snprintf(peer, sizeof(peer), "(unknown)");
 	ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	/* Refusals before admission: debug only, or they flood the log. */
 	if ((gz = rptrecv_type(ctype)) == -1) {
-		log_info("tlsrpt: %s: refused a POST of type '%s'", peer,
-		    ctype != NULL ? ctype : "(none)");
+		log_debug("tlsrpt: %s: refused a POST of type '%s'", peer,
+		    ctype != NULL ? printable(shown, sizeof(shown), ctype,
+		    strlen(ctype)) : "(none)");
 		return answer_report(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "send application/tlsrpt+gzip or application/tlsrpt+json",
 		    1);
 	}
 	if (clen != NULL && strtoull(clen, NULL, 10) > TLSRPT_GZ_MAX) {
-		log_info("tlsrpt: %s: refused a report of %s bytes", peer,
-		    clen);
+		log_debug("tlsrpt: %s: refused a report of %s bytes", peer,
+		    printable(shown, sizeof(shown), clen, strlen(clen)));
 		return answer_report(c, 413,
 		    "a report may have at most 1048576 bytes", 1);
 	}
-	if ((status = rptrecv_admit(ci != NULL ? ci->client_addr : NULL,
-	    time(NULL))) != 0) {
+	if (sa == NULL)
+		return answer_report(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "busy: try again later", 1);
+	if ((status = rptrecv_admit(sa, time(NULL))) != 0) {
 		log_debug("tlsrpt: %s: over the rate", peer);
 		return answer_report(c, (unsigned)status,
 		    "too many reports: try again later", 1);
 	}
 	if (inflight + 65536 > INFLIGHT_MAX ||
-	    (u = calloc(1, sizeof(*u))) == NULL)
+	    (u = calloc(1, sizeof(*u))) == NULL) {
+		rptrecv_done(sa);
 		return answer_report(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "busy: try again later", 1);
+	}
 	u->gz = gz;
+	u->deadline = now_ms() + UPLOAD_MS;
+	memcpy(&u->addr, sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	memcpy(u->peer, peer, sizeof(peer));
 	*req = u;
 	return MHD_YES;
@@ -497,6 +518,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			    "busy: try again later", 1);
 		if (*upload_data_size == 0)
 			return upload_end(c, up, 1);
+		if (now_ms() > up->deadline) {
+			log_info("tlsrpt: %s: a report still arriving after "
+			    "%d s: closed", up->peer, UPLOAD_MS / 1000);
+			return MHD_NO;
+		}
 		/*
 		 * A body found too large only while it arrives (chunked):
 		 * MHD answers only once it is all read, so the rest is

@@ -211,6 +211,7 @@ struct conf {
 	int			 hook_timeout;		/* seconds */
 	int			 check_interval;	/* seconds; 0: off */
 	int			 tlsrpt_receive;	/* POST TLSRPT_PATH */
+	int			 tlsrpt_store_max;	/* MiB its reports keep */
 	int			 watch;		/* enum watch_mode */
 	struct conf_domain	*domains;
 	size_t			 ndomains;
@@ -502,6 +503,7 @@ struct snapshot {
 	struct tls		*tls;
 	char			*tlsrpt_dir;	/* tlsrpt_receive: where the
 						 * reports go; NULL: off */
+	long long		 tlsrpt_max;	/* bytes they may hold */
 };
 
 struct snapshot	*snap_build(const struct conf *, char *err, size_t errlen);
@@ -550,11 +552,15 @@ const char *http_version(void);
 /* rptrecv.c: the TLS report receiver (tlsrpt_receive): admission of a
  * POST by address, then its body checked (tlsrpt.c) and stored under
  * the snapshot's tlsrpt_dir. */
-#define RPTRECV_STORE_MAX	(16 * 1024 * 1024)	/* bytes kept */
+#define RPTRECV_RESERVE		(4 * 1024 * 1024)	/* left free on its
+							 * file system */
 #define RPTRECV_JSON_MAX	(2 * 1024 * 1024)	/* inflated: the parse
 							 * peaks at ~12x this */
 int	 rptrecv_type(const char *ctype);	/* 1 gzip, 0 JSON, -1 */
+/* A POST from an address: 0, or the status to refuse it with; a
+ * admitted one is one upload of that address until rptrecv_done(). */
 int	 rptrecv_admit(const struct sockaddr *, time_t now);
+void	 rptrecv_done(const struct sockaddr *);
 int	 rptrecv_store(const struct snapshot *, int gz, const char *body,
 	    size_t len, const char *peer, time_t now, char *msg,
 	    size_t msglen);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "compat.h"
 #include "mtasts.h"
 
 #define FILE_MAX	(64 * 1024 * 1024)	/* one file, an mbox too */
@@ -39,6 +41,8 @@ struct counts {
 	struct count	*c;
 	size_t		 n;
 	long long	 other;	/* past KEYS_MAX distinct names */
+	size_t		*idx;	/* open addressing: 1 + index in c; 0 free */
+	size_t		 icap;	/* a power of two, over twice n */
 };
 
 struct org {
@@ -68,10 +72,14 @@ struct run {
 	const struct conf *conf;
 	struct dom	*dom;
 	size_t		 ndom;
-	struct hmap	 ids;		/* report-ids seen */
-	char		**idkeys;
+	struct hmap	 ids;		/* report-id -> 1 + index in seen */
+	struct seen {
+		char		*id;
+		unsigned char	 h[32];	/* SHA-256 of its JSON */
+		char		*where;	/* where it was first found */
+	}		*seen;
 	size_t		 nids;
-	long long	 reports, dups, skipped;
+	long long	 reports, dups, skipped, conflicts;
 	int		 bad;		/* unreadable input seen */
 	const char	*file;		/* being read */
 	size_t		 found;		/* reports in it */
@@ -86,19 +94,56 @@ sat(long long a, long long b)
 	return a > LLONG_MAX - b ? LLONG_MAX : a + b;
 }
 
+static size_t
+key_hash(const char *key)
+{
+	size_t	h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h;
+}
+
+/* Room for one more name in the index. 0, or -1 (memory). */
+static int
+counts_grow(struct counts *cs)
+{
+	size_t	*ni, cap, i, k;
+
+	if (2 * (cs->n + 1) < cs->icap)
+		return 0;
+	cap = cs->icap == 0 ? 64 : 2 * cs->icap;
+	if ((ni = calloc(cap, sizeof(*ni))) == NULL)
+		return -1;
+	for (i = 0; i < cs->n; i++) {
+		for (k = key_hash(cs->c[i].key) & (cap - 1); ni[k] != 0;
+		    k = (k + 1) & (cap - 1))
+			;
+		ni[k] = i + 1;
+	}
+	free(cs->idx);
+	cs->idx = ni;
+	cs->icap = cap;
+	return 0;
+}
+
+/* n more sessions for key; past KEYS_MAX names, under "other". */
 static void
 count_add(struct counts *cs, const char *key, long long n)
 {
 	struct count	*nc;
-	size_t		 i;
+	size_t		 k = 0;
 
-	for (i = 0; i < cs->n; i++)
-		if (strcmp(cs->c[i].key, key) == 0) {
-			cs->c[i].n = sat(cs->c[i].n, n);
-			return;
-		}
-	if (cs->n == KEYS_MAX || (nc = realloc(cs->c, (cs->n + 1) *
-	    sizeof(*nc))) == NULL) {
+	if (cs->icap > 0)
+		for (k = key_hash(key) & (cs->icap - 1); cs->idx[k] != 0;
+		    k = (k + 1) & (cs->icap - 1))
+			if (strcmp(cs->c[cs->idx[k] - 1].key, key) == 0) {
+				cs->c[cs->idx[k] - 1].n =
+				    sat(cs->c[cs->idx[k] - 1].n, n);
+				return;
+			}
+	if (cs->n == KEYS_MAX || counts_grow(cs) == -1 ||
+	    (nc = realloc(cs->c, (cs->n + 1) * sizeof(*nc))) == NULL) {
 		cs->other = sat(cs->other, n);
 		return;
 	}
@@ -107,7 +152,11 @@ count_add(struct counts *cs, const char *key, long long n)
 		cs->other = sat(cs->other, n);
 		return;
 	}
-	cs->c[cs->n++].n = n;
+	cs->c[cs->n].n = n;
+	for (k = key_hash(key) & (cs->icap - 1); cs->idx[k] != 0;
+	    k = (k + 1) & (cs->icap - 1))
+		;
+	cs->idx[k] = ++cs->n;
 }
 
 static void
@@ -118,6 +167,7 @@ counts_free(struct counts *cs)
 	for (i = 0; i < cs->n; i++)
 		free(cs->c[i].key);
 	free(cs->c);
+	free(cs->idx);
 }
 
 /* Largest count first, then by name: the same output every run. */
@@ -131,11 +181,15 @@ count_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* For the output: the index is of no use after (nothing is added). */
 static void
 counts_sort(struct counts *cs)
 {
 	if (cs->n > 1)
 		qsort(cs->c, cs->n, sizeof(*cs->c), count_cmp);
+	free(cs->idx);
+	cs->idx = NULL;
+	cs->icap = 0;
 }
 
 static int
@@ -289,9 +343,46 @@ fails_enforce(const struct conf_domain *cd, const struct tlsrpt_detail *t,
 	return 1;
 }
 
-/* One report, taken into the sums unless its id was seen. */
+/* id (of a report whose JSON hashes to h, found at where) as seen. */
+static int
+remember(struct run *r, const char *id, const unsigned char h[32],
+    const char *where)
+{
+	struct seen	*ns;
+	size_t		 i;
+
+	if ((ns = realloc(r->seen, (r->nids + 1) * sizeof(*ns))) == NULL)
+		return -1;
+	r->seen = ns;
+	ns = &r->seen[r->nids];
+	if ((ns->id = strdup(id)) == NULL ||
+	    (ns->where = strdup(where)) == NULL) {
+		free(ns->id);
+		return -1;
+	}
+	memcpy(ns->h, h, sizeof(ns->h));
+	r->nids++;
+	/* The map does not grow by itself: past half full, a bigger one. */
+	if (2 * r->nids > r->ids.cap) {
+		hmap_free(&r->ids);
+		if (hmap_init(&r->ids, 2 * r->nids, 1) == -1)
+			return -1;
+		for (i = 0; i + 1 < r->nids; i++)
+			hmap_put(&r->ids, r->seen[i].id,
+			    (void *)(uintptr_t)(i + 1));
+	}
+	/* hmap_put keeps the key pointer: it lives in seen[]. */
+	hmap_put(&r->ids, ns->id, (void *)(uintptr_t)r->nids);
+	return 0;
+}
+
+/*
+ * One report (its JSON hashing to h), taken into the sums unless the
+ * same one was seen.
+ */
 static void
-take_report(struct run *r, const struct tlsrpt *t, const char *where)
+take_report(struct run *r, const struct tlsrpt *t, const unsigned char h[32],
+    const char *where)
 {
 	const struct tlsrpt_policy	*p;
 	const struct tlsrpt_detail	*x;
@@ -299,34 +390,30 @@ take_report(struct run *r, const struct tlsrpt *t, const char *where)
 					    "(no organization-name)";
 	struct dom			*d;
 	struct org			*o;
-	char				**ni, why[600];
+	struct seen			*sn;
+	void				*v;
+	char				 why[600];
+	long long			 detailed;
 	size_t				 i, j;
 
-	if (hmap_get(&r->ids, t->id, strlen(t->id)) != NULL) {
-		r->dups++;
-		return;
-	}
-	if ((ni = realloc(r->idkeys, (r->nids + 1) * sizeof(*ni))) == NULL ||
-	    (ni[r->nids] = strdup(t->id)) == NULL) {
-		if (ni != NULL)
-			r->idkeys = ni;
+	if ((v = hmap_get(&r->ids, t->id, strlen(t->id))) != NULL) {
+		sn = &r->seen[(uintptr_t)v - 1];
+		if (memcmp(sn->h, h, sizeof(sn->h)) == 0) {
+			r->dups++;
+			return;
+		}
+		/*
+		 * The same id, other contents: a forgery sent first must not
+		 * hide the real one, so both count, and it is said.
+		 */
+		fprintf(stderr, "warning: %s: report-id %s was found before "
+		    "with other contents (%s): both are counted\n", where,
+		    t->id, sn->where);
+		r->conflicts++;
+	} else if (remember(r, t->id, h, where) == -1) {
 		problem(r, where, "out of memory");
 		return;
 	}
-	r->idkeys = ni;
-	r->nids++;
-	/* The map does not grow by itself: past half full, a bigger one. */
-	if (2 * r->nids > r->ids.cap) {
-		hmap_free(&r->ids);
-		if (hmap_init(&r->ids, 2 * r->nids, 1) == -1) {
-			problem(r, where, "out of memory");
-			return;
-		}
-		for (i = 0; i + 1 < r->nids; i++)
-			hmap_put(&r->ids, r->idkeys[i], r->idkeys[i]);
-	}
-	/* hmap_put keeps the key pointer: it lives in idkeys. */
-	hmap_put(&r->ids, r->idkeys[r->nids - 1], r->idkeys[r->nids - 1]);
 	r->reports++;
 	r->found++;
 	for (i = 0; i < t->np; i++) {
@@ -375,6 +462,24 @@ take_report(struct run *r, const struct tlsrpt *t, const char *where)
 			count_add(&d->results, "(more details)", p->more);
 			count_add(&o->results, "(more details)", p->more);
 		}
+		if (d->conf == NULL || d->conf->mode != MODE_TESTING ||
+		    strcmp(p->type, "sts") != 0)
+			continue;
+		/*
+		 * Failures the report counts but does not detail (or past
+		 * the details kept) may be ones enforce would refuse: not
+		 * known safe.
+		 */
+		for (detailed = p->more, j = 0; j < p->nd; j++)
+			detailed = sat(detailed, p->d[j].count);
+		if (p->more > 0 || p->failure > detailed) {
+			detailed = p->more + (p->failure > detailed ?
+			    p->failure - detailed : 0);
+			d->would_fail = sat(d->would_fail, detailed);
+			count_add(&d->fail_why, "failed sessions the report "
+			    "does not detail (the reasons unknown)", detailed);
+			count_add(&d->fail_orgs, org, detailed);
+		}
 	}
 }
 
@@ -384,6 +489,7 @@ take_bytes(struct run *r, int gz, const unsigned char *data, size_t len,
     const char *where)
 {
 	struct tlsrpt	 t;
+	unsigned char	 h[32];
 	char		 err[512], *json = NULL;
 	const char	*text = (const char *)data;
 	size_t		 jlen = len;
@@ -401,8 +507,10 @@ take_bytes(struct run *r, int gz, const unsigned char *data, size_t len,
 	}
 	if (tlsrpt_parse(text, jlen, &t, err, sizeof(err)) == -1)
 		problem(r, where, "not a TLS report: %s", err);
+	else if (compat_sha256((const unsigned char *)text, jlen, h) != 0)
+		problem(r, where, "SHA-256 failed");
 	else
-		take_report(r, &t, where);
+		take_report(r, &t, h, where);
 	tlsrpt_free(&t);
 	free(json);
 }
@@ -470,7 +578,20 @@ take_path(struct run *r, const char *path, int depth)
 	char		  sub[4096];
 	int		  i, n;
 
-	if (stat(path, &st) == -1) {
+	/*
+	 * Below what was named, links are not followed into directories
+	 * (a loop would read everything again at every level), and the
+	 * temporary files of a writer (the receiver's) are not reports yet.
+	 */
+	if (depth > 0) {
+		if (lstat(path, &st) == -1)
+			return;
+		if (strstr(strrchr(path, '/'), ".tmp-") != NULL)
+			return;
+		if (S_ISLNK(st.st_mode) && (stat(path, &st) == -1 ||
+		    S_ISDIR(st.st_mode)))
+			return;
+	} else if (stat(path, &st) == -1) {
 		problem(r, path, "%s", strerror(errno));
 		return;
 	}
@@ -531,6 +652,8 @@ print_counts(const char *label, const struct counts *cs)
 		    cs->c[i].n);
 	if (cs->n > SHOW_MAX)
 		printf(", and %zu more", cs->n - SHOW_MAX);
+	if (cs->other > 0)
+		printf(", and more names than are kept (%lld)", cs->other);
 	printf("\n");
 }
 
@@ -647,6 +770,9 @@ print_text(const struct run *r)
 	if (r->dups > 0)
 		printf(", %lld duplicate%s counted once", r->dups,
 		    r->dups == 1 ? "" : "s");
+	if (r->conflicts > 0)
+		printf(", %lld report-id%s found with other contents (both "
+		    "counted)", r->conflicts, r->conflicts == 1 ? "" : "s");
 	if (r->skipped > 0)
 		printf(", %lld file%s without a report skipped", r->skipped,
 		    r->skipped == 1 ? "" : "s");
@@ -747,6 +873,7 @@ print_json(struct run *r)
 	}
 	cJSON_AddNumberToObject(top, "reports", (double)r->reports);
 	cJSON_AddNumberToObject(top, "duplicates", (double)r->dups);
+	cJSON_AddNumberToObject(top, "conflicts", (double)r->conflicts);
 	cJSON_AddNumberToObject(top, "skipped", (double)r->skipped);
 	cJSON_AddItemToObject(top, "errors", r->errors);
 	r->errors = NULL;
@@ -835,9 +962,11 @@ report_run(const struct conf *c, char *const *paths, size_t npaths,
 		free(r.dom[i].org);
 	}
 	free(r.dom);
-	for (i = 0; i < r.nids; i++)
-		free(r.idkeys[i]);
-	free(r.idkeys);
+	for (i = 0; i < r.nids; i++) {
+		free(r.seen[i].id);
+		free(r.seen[i].where);
+	}
+	free(r.seen);
 	hmap_free(&r.ids);
 	cJSON_Delete(r.errors);
 	return rc;

@@ -5,13 +5,14 @@
  * one for everyone) and then the whole body, capped; here it is checked
  * (tlsrpt.c: it must inflate within the cap, parse as a report, and name
  * configured domains only) and stored under <state_dir>/tlsrpt, one file
- * per report-id, as received. All of it runs in the serving loop, so
+ * per report (named by its hash), as received. All of it runs in the serving loop, so
  * every step is bounded: the body (1 MiB), its inflated size (2 MiB: the
  * parse holds up to some 12 times that for a moment),
- * the reports an address and everyone may send per hour, and what the
- * directory may hold.
+ * the reports an address and everyone may send per hour (and one at a
+ * time from each), what the directory may hold and what it leaves free.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <netinet/in.h>
 
@@ -46,11 +47,13 @@ struct bucket {
 	unsigned char	key[17];	/* family, then 4 or 8 bytes */
 	double		tokens;
 	time_t		at;		/* when tokens was last filled */
+	int		uploads;	/* under way: one at a time */
 };
 
 static struct bucket	peers[NPEERS];
-static struct bucket	all = { { 0 }, ALL_BURST, 0 };
+static struct bucket	all = { { 0 }, ALL_BURST, 0, 0 };
 static long long	used = -1;	/* bytes in the directory; -1: count */
+static char		used_dir[4096];	/* the directory used counts */
 
 /* Take a token from b (burst, one more every refill s). 0, or -1. */
 static int
@@ -73,6 +76,8 @@ take(struct bucket *b, int burst, int refill, time_t now)
 static void
 peer_key(const struct sockaddr *sa, unsigned char key[17])
 {
+	const struct in6_addr	*a6;
+
 	memset(key, 0, 17);
 	if (sa == NULL)
 		return;
@@ -80,17 +85,21 @@ peer_key(const struct sockaddr *sa, unsigned char key[17])
 	if (sa->sa_family == AF_INET)
 		memcpy(key + 1, &((const struct sockaddr_in *)(const void *)
 		    sa)->sin_addr, 4);
-	else if (sa->sa_family == AF_INET6)
-		memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)
-		    sa)->sin6_addr, 8);
+	else if (sa->sa_family == AF_INET6) {
+		a6 = &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr;
+		/* IPv4 on a dual-stack socket: by its IPv4 address, or all
+		 * of IPv4 would share one ::ffff:0:0/64 bucket */
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			key[0] = AF_INET;
+			memcpy(key + 1, a6->s6_addr + 12, 4);
+		} else
+			memcpy(key + 1, a6->s6_addr, 8);
+	}
 }
 
-/*
- * A report POST from peer may go on to send its body: 0, or the status
- * to refuse it with (429: this address or everyone is over the rate).
- */
-int
-rptrecv_admit(const struct sockaddr *peer, time_t now)
+static struct bucket *
+bucket_of(const struct sockaddr *peer)
 {
 	unsigned char	 key[17];
 	struct bucket	*b;
@@ -104,14 +113,41 @@ rptrecv_admit(const struct sockaddr *peer, time_t now)
 	if (memcmp(b->key, key, sizeof(key)) != 0) {
 		memcpy(b->key, key, sizeof(key));
 		b->at = 0;
+		b->uploads = 0;
 	}
+	return b;
+}
+
+/*
+ * A report POST from peer may go on to send its body: 0, or the status
+ * to refuse it with (429: this address or everyone is over the rate).
+ */
+int
+rptrecv_admit(const struct sockaddr *peer, time_t now)
+{
+	struct bucket	*b = bucket_of(peer);
+
+	/* one upload at a time: slow senders cannot hold many buffers */
+	if (b->uploads > 0)
+		return 429;
 	if (take(b, PEER_BURST, PEER_REFILL, now) == -1)
 		return 429;
 	if (take(&all, ALL_BURST, ALL_REFILL, now) == -1) {
 		b->tokens += 1;
 		return 429;
 	}
+	b->uploads++;
 	return 0;
+}
+
+/* An upload rptrecv_admit() let in is over. */
+void
+rptrecv_done(const struct sockaddr *peer)
+{
+	struct bucket	*b = bucket_of(peer);
+
+	if (b->uploads > 0)
+		b->uploads--;
 }
 
 /* The report kind a Content-Type names: 1 gzip, 0 JSON, -1 neither. */
@@ -132,7 +168,8 @@ rptrecv_type(const char *ctype)
 	return -1;
 }
 
-/* The bytes the regular files of dir hold now. */
+/* The bytes the regular files of dir hold now (in blocks, as a full
+ * disk counts them). */
 static long long
 dir_bytes(const char *dir)
 {
@@ -150,7 +187,7 @@ dir_bytes(const char *dir)
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) <
 		    (int)sizeof(path) && stat(path, &st) == 0 &&
 		    S_ISREG(st.st_mode))
-			sum += st.st_size;
+			sum += (long long)st.st_blocks * 512;
 	}
 	closedir(d);
 	return sum;
@@ -204,6 +241,7 @@ rptrecv_store(const struct snapshot *s, int gz, const char *body,
 {
 	struct tlsrpt	 r;
 	struct stat	 st;
+	struct statvfs	 vfs;
 	unsigned char	 h[32];
 	char		 err[512], path[4096], fails[300], start[32], end[32];
 	char		*json = NULL;
@@ -215,6 +253,11 @@ rptrecv_store(const struct snapshot *s, int gz, const char *body,
 
 	(void)now;
 	memset(&r, 0, sizeof(r));
+	if (s == NULL || s->tlsrpt_dir == NULL) {
+		/* a reload turned the receiver off during the upload */
+		snprintf(msg, msglen, "not receiving reports now");
+		return 503;
+	}
 	if (gz) {
 		if (tlsrpt_inflate((const unsigned char *)body, len,
 		    RPTRECV_JSON_MAX, &json, &jlen, err, sizeof(err)) == -1) {
@@ -248,15 +291,19 @@ rptrecv_store(const struct snapshot *s, int gz, const char *body,
 		bad = bad > LLONG_MAX - r.p[i].failure ? LLONG_MAX :
 		    bad + r.p[i].failure;
 	}
-	/* One file per report-id, named by its hash: ids are any text. */
-	if (compat_sha256((const unsigned char *)r.id, strlen(r.id), h) !=
-	    0) {
+	/*
+	 * Named by the hash of what was sent: the same bytes again are the
+	 * same file, and a report sent first under someone else's report-id
+	 * cannot keep the real one out (--report counts each id once, and
+	 * both when they differ).
+	 */
+	if (compat_sha256((const unsigned char *)body, len, h) != 0) {
 		snprintf(msg, msglen, "internal error");
 		status = 500;
 		goto out;
 	}
 	i = (size_t)snprintf(path, sizeof(path), "%s/", s->tlsrpt_dir);
-	for (size_t k = 0; k < 16 && i + 3 < sizeof(path); k++)
+	for (size_t k = 0; k < sizeof(h) && i + 3 < sizeof(path); k++)
 		i += (size_t)snprintf(path + i, sizeof(path) - i, "%02x",
 		    h[k]);
 	snprintf(path + i, sizeof(path) - i, "%s", gz ? ".json.gz" : ".json");
@@ -273,13 +320,27 @@ rptrecv_store(const struct snapshot *s, int gz, const char *body,
 		status = 507;
 		goto out;
 	}
-	if (used < 0 || used + (long long)len > RPTRECV_STORE_MAX)
+	if (strcmp(used_dir, s->tlsrpt_dir) != 0) {
+		snprintf(used_dir, sizeof(used_dir), "%s", s->tlsrpt_dir);
+		used = -1;
+	}
+	if (used < 0 || used + (long long)len > s->tlsrpt_max)
 		used = dir_bytes(s->tlsrpt_dir);	/* someone cleaned up? */
-	if (used + (long long)len > RPTRECV_STORE_MAX) {
+	if (used + (long long)len > s->tlsrpt_max) {
 		log_warnx("tlsrpt: %s: report %s refused: %s holds %lld "
-		    "bytes, the most it may (%d); read them (mtasts-httpd "
-		    "--report) and remove old ones", peer, r.id,
-		    s->tlsrpt_dir, used, RPTRECV_STORE_MAX);
+		    "bytes, the most it may (tlsrpt_store_max %lld MiB); read "
+		    "them (mtasts-httpd --report) and remove old ones", peer,
+		    r.id, s->tlsrpt_dir, used, s->tlsrpt_max / 1024 / 1024);
+		snprintf(msg, msglen, "no room for more reports now");
+		status = 507;
+		goto out;
+	}
+	/* the state file and the history live there too: room for them */
+	if (statvfs(s->tlsrpt_dir, &vfs) == 0 && (long long)vfs.f_bavail *
+	    (long long)vfs.f_frsize < (long long)len + RPTRECV_RESERVE) {
+		log_warnx("tlsrpt: %s: report %s refused: less than %d MiB "
+		    "would be left free where %s is", peer, r.id,
+		    RPTRECV_RESERVE / 1024 / 1024, s->tlsrpt_dir);
 		snprintf(msg, msglen, "no room for more reports now");
 		status = 507;
 		goto out;
@@ -292,7 +353,7 @@ rptrecv_store(const struct snapshot *s, int gz, const char *body,
 		status = 507;
 		goto out;
 	}
-	used += (long long)len;
+	used += ((long long)len + 4095) / 4096 * 4096;	/* in blocks */
 	gmtime_r(&r.start, &tm);
 	strftime(start, sizeof(start), "%Y-%m-%d %H:%M", &tm);
 	gmtime_r(&r.end, &tm);

@@ -73,6 +73,7 @@ snap_build(const struct conf *c, char *err, size_t errlen)
 		s->tlsrpt_dir = NULL;
 		goto oom;
 	}
+	s->tlsrpt_max = (long long)c->tlsrpt_store_max * 1024 * 1024;
 	if ((s->tls = tls_new(c, err, errlen)) == NULL)
 		goto fail;
 	for (i = 0; i < c->ndomains; i++) {

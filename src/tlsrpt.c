@@ -310,6 +310,46 @@ out:
 #define LOWER	0x01	/* ASCII lower case */
 #define DOT	0x02	/* one trailing dot dropped */
 
+/*
+ * The UTF-8 sequence at s[i] (n bytes in all) copied into buf, or '?'
+ * for each byte of one that is not well-formed or that is a C1 control
+ * or a bidirectional override (they reach terminals and logs); returns
+ * the bytes used.
+ */
+static size_t
+utf8_keep(const char *s, size_t n, size_t i, char *buf)
+{
+	const unsigned char	*u = (const unsigned char *)s + i;
+	unsigned		 c, k, len;
+
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2, c = u[0] & 0x1f;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3, c = u[0] & 0x0f;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4, c = u[0] & 0x07;
+	else
+		goto bad;
+	if (i + len > n)
+		goto bad;
+	for (k = 1; k < len; k++) {
+		if ((u[k] & 0xc0) != 0x80)
+			goto bad;
+		c = c << 6 | (u[k] & 0x3f);
+	}
+	/* overlong, surrogates, past U+10FFFF; C1; bidi controls */
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 ||
+	    c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff) ||
+	    (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f)
+		goto bad;
+	memcpy(buf + i, u, len);
+	return len;
+bad:
+	buf[i] = '?';
+	return 1;
+}
+
 /* A string as kept: at most STR_MAX bytes (not cutting a UTF-8
  * sequence), control bytes made '?', and as flags say, into buf. */
 static void
@@ -326,7 +366,9 @@ clean(const char *s, int flags, char buf[STR_MAX + 1])
 	}
 	for (i = 0; i < n; i++) {
 		buf[i] = s[i];
-		if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f)
+		if ((unsigned char)buf[i] >= 0x80)
+			i += utf8_keep(s, n, i, buf) - 1;
+		else if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f)
 			buf[i] = '?';
 		else if ((flags & LOWER) && buf[i] >= 'A' && buf[i] <= 'Z')
 			buf[i] += 'a' - 'A';

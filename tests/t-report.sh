@@ -116,6 +116,39 @@ ok "one day of reports: safe, with the advice to wait" grep -q 'over 1 day .*(th
 ok "  and example.net without reports: no evidence yet" grep -q '^  enforce: no evidence yet: no sessions reported for example.net' "$T/out"
 rep "$R/extra/unknown-domain.json"
 ok "a domain not in the config is marked" grep -q '^unknown.example (not in the config): 1 report' "$T/out"
+# failures counted but not detailed: not known safe
+python3 - "$R/gen/google-example.org-2026-11-20.json" "$T/undetailed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["report-id"] = "undetailed"
+d["policies"][0]["summary"]["total-failure-session-count"] = 50
+d["policies"][0].pop("failure-details", None)
+json.dump(d, open(sys.argv[2], "w"))
+PY
+rep "$CORPUS/good/google-style.json.gz" "$T/undetailed.json"
+ok "failures without details: not safe" grep -q '^  enforce: NOT safe: 50 sessions from 1 of 1 reporters' "$T/out"
+ok "  says why" grep -q '^    50: failed sessions the report does not detail' "$T/out"
+# the same report-id with other contents (a forgery first): both counted
+python3 - "$R/good/cert-mismatch-google.json" "$T/forged.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["policies"][0]["summary"]["total-failure-session-count"] = 0
+d["policies"][0]["failure-details"] = []
+json.dump(d, open(sys.argv[2], "w"))
+PY
+rep "$T/forged.json" "$R/good/cert-mismatch-google.json"
+ok "a report-id seen with other contents: both counted" grep -q '^  failures: certificate-host-mismatch (23)' "$T/out"
+ok "  and said" grep -q 'was found before with other contents' "$T/err"
+# links below the named directory are not followed into directories
+mkdir -p "$T/loop"
+cp "$R/good/errata-6241.json" "$T/loop/"
+ln -s . "$T/loop/self"
+ln -s .. "$T/loop/up"
+rep "$T/loop"
+ok "a directory with links to itself: read once" grep -qx '1 report' "$T/out"
+# the receiver's URL already in tlsrpt_rua: not twice
+printf 'tlsrpt_receive yes\ndomain example.com\nmode testing\nmx mail.example.com\ntlsrpt_rua mailto:a@example.com,https://MTA-STS.example.com/.well-known/tlsrpt\n' | write_conf "$T/dup.conf"
+ok "the receiver's URL given in tlsrpt_rua: not added again" bash -c "'$BIN' -c '$T/dup.conf' --print-dns 2> /dev/null | grep -qF 'rua=mailto:a@example.com,https://MTA-STS.example.com/.well-known/tlsrpt\"'"
 
 # --- the receiver: tlsrpt_receive yes ---
 RECEIVER=1 two_sites "$T/rx.conf"
@@ -179,7 +212,79 @@ case $codes in
 *" 400 429"*) pass "over the rate per address: 429" ;;
 *) fail "over the rate per address: 429 (got$codes)" ;;
 esac
+eq "  another address is not held back" "$(post application/tlsrpt+gzip "$T/garbage" --interface 127.0.0.2)" 400
+
+# slow.py PORT ADDR BYTES: a POST of a 1000-byte gzip body from ADDR that
+# stops after BYTES of it and waits for a line on stdin before sending
+# the rest; prints the status line it gets.
+cat > "$T/slow.py" <<'PY'
+import socket, ssl, sys
+port, addr, part = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+raw = socket.create_connection(("127.0.0.1", port), source_address=(addr, 0))
+s = ctx.wrap_socket(raw, server_hostname="mta-sts.example.com")
+body = open(sys.argv[5], "rb").read()
+s.sendall(b"POST /.well-known/tlsrpt HTTP/1.1\r\nHost: mta-sts.example.com\r\n"
+          b"Content-Type: application/tlsrpt+gzip\r\nContent-Length: %d\r\n\r\n" % len(body))
+s.sendall(body[:part])
+print("sent", flush=True)
+sys.stdin.readline()
+s.sendall(body[part:])
+print(s.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+PY
+# One upload at a time per address: a second one from it while the first
+# is under way is 429, another address is served.
+coproc SLOW { python3 "$T/slow.py" "$PORT" 127.0.0.3 100 "$CERTS/ca.crt" "$mp"; }
+read -r -t 10 line <&"${SLOW[0]}"
+eq "a second upload from an address with one under way: 429" "$(post application/tlsrpt+gzip "$mp" --interface 127.0.0.3)" 429
+eq "  from another address: served" "$(post application/tlsrpt+gzip "$T/garbage" --interface 127.0.0.4)" 400
+echo go >&"${SLOW[1]}"
+read -r -t 10 line <&"${SLOW[0]}"
+eq "  the first one completes (stored before: 200)" "$line" "HTTP/1.1 200 OK"
+wait "$SLOW_PID" 2> /dev/null
+# A reload that turns the receiver off while a report arrives: 503, no crash.
+coproc SLOW { python3 "$T/slow.py" "$PORT" 127.0.0.5 100 "$CERTS/ca.crt" "$mp"; }
+read -r -t 10 line <&"${SLOW[0]}"
+cp "$T/rx.conf" "$T/rx.keep"
+sed -i '/^tlsrpt_receive yes$/d' "$T/rx.conf"
+kill -HUP "$SPID"
+wait_until 10 grep -q 'reloaded' "$SERR"
+echo go >&"${SLOW[1]}"
+read -r -t 10 line <&"${SLOW[0]}"
+eq "the receiver turned off by a reload mid-upload: 503" "$line" "HTTP/1.1 503 Service Unavailable"
+wait "$SLOW_PID" 2> /dev/null
+ok "  still serving" kill -0 "$SPID"
+cp "$T/rx.keep" "$T/rx.conf"
 stop_server
+
+# Dual-stack (listen PORT: IPv4 as ::ffff:a.b.c.d): each IPv4 address has
+# its own rate, not one for all of IPv4.
+dport=$(free_port)
+sed "s/^listen .*/listen $dport/" "$T/rx.conf" > "$T/dual.conf"
+start_server "$T/dual.conf" || exit 0
+for _ in $(seq 1 31); do post application/tlsrpt+gzip "$T/garbage" --interface 127.0.0.6 > /dev/null; done
+eq "dual-stack: one IPv4 address over its rate: 429" "$(post application/tlsrpt+gzip "$T/garbage" --interface 127.0.0.6)" 429
+eq "  another IPv4 address: served" "$(post application/tlsrpt+gzip "$T/garbage" --interface 127.0.0.7)" 400
+stop_server
+
+# Too little room left where state_dir is (a 5 MiB tmpfs): 507, and the
+# state file can still be written (a reload with a new policy).
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=5m tmpfs "$T/small" 2> /dev/null; then
+	CLEANUP+=("umount '$T/small'")
+	sed "s|^state_dir .*|state_dir $T/small/state|" "$T/rx.conf" > "$T/small.conf"
+	start_server "$T/small.conf" || exit 0
+	eq "a 5 MiB file system: a report stored" "$(post application/tlsrpt+gzip "$mp" --interface 127.0.0.8)" 201
+	dd if=/dev/zero of="$T/small/filler" bs=1k count=1600 2> /dev/null
+	eq "  with less than 4 MiB left: 507" "$(post application/tlsrpt+json "$R/good/microsoft-fetch-error.json" --interface 127.0.0.8)" 507
+	ok "  said in the log" grep -q 'less than 4 MiB would be left free' "$SERR"
+	sed -i 's/^mx mail.example.com$/mx mail2.example.com/' "$T/small.conf"
+	kill -HUP "$SPID"
+	ok "  a reload with a new policy still writes the state" wait_until 10 grep -q 'example.com: new id' "$SERR"
+	stop_server
+else
+	skip "tmpfs: cannot mount (not root)"
+fi
 
 # A receiver that cannot write (state_dir's tlsrpt a file): 507, serving goes on.
 rm -rf "$T/state/tlsrpt"
