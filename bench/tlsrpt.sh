@@ -88,6 +88,6 @@ c=$(post "$t/big.json.gz")
 t1=$(date +%s.%N)
 echo "the 1.9 MB report: $c in $(echo "($t1 - $t0) * 1000" | bc -l | xargs printf '%.0f') ms; server peak RSS $(rss VmHWM) kB, settled $(rss VmRSS) kB"
 for what in "$t/year" "$t/year.mbox"; do
-	/usr/bin/time -q -f '%e s, peak RSS %M kB' -o "$t/time" "$bin" --report "$what" > /dev/null 2>&1 || true
-	echo "--report of a year of daily reports ($(basename "$what")): $(cat "$t/time")"
+	/usr/bin/time -q -f '%e s, peak RSS %M kB' -o "$t/time" "$bin" --report "$what" > "$t/report" 2>&1 || true
+	echo "--report of a year of daily reports ($(basename "$what")): $(cat "$t/time"); it says: $(tail -n 1 "$t/report")"
 done
