@@ -232,8 +232,9 @@ failures(const struct tlsrpt *r, char *buf, size_t cap)
  * The whole body of a report POST (gz: application/tlsrpt+gzip) from
  * peer (for the log), to be stored under s's directory. Returns the
  * status to answer, with msg (one line) for its body: 201 stored, 200
- * stored before (the same report-id), 400 not a report of ours, 413 too
- * large inflated, 507 the directory full or unwritable.
+ * stored before (the same bytes), 400 not a report of ours, 413 too
+ * large inflated, 503 the receiver turned off meanwhile, 507 the
+ * directory full, the file system nearly so, or unwritable.
  */
 int
 rptrecv_store(const struct snapshot *s, int gz, const char *body,
